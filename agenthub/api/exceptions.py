@@ -1,0 +1,68 @@
+"""One error shape for the whole API: {"error": {"code", "message", "fields"}}."""
+
+import logging
+
+from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+from agenthub.errors import DomainError
+
+logger = logging.getLogger(__name__)
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large."
+    default_code = "payload_too_large"
+
+
+def error_body(code: str, message: str, fields: dict | None = None) -> dict:
+    return {"error": {"code": code, "message": message, "fields": fields or {}}}
+
+
+def error_response(status_code: int, code: str, message: str, fields: dict | None = None) -> JsonResponse:
+    """For places outside DRF (middleware, Django's own handlers)."""
+    return JsonResponse(error_body(code, message, fields), status=status_code)
+
+
+def _validation_body(detail) -> dict:
+    if isinstance(detail, dict):
+        fields = {key: value for key, value in detail.items() if key != "non_field_errors"}
+        general = [str(message) for message in detail.get("non_field_errors", [])]
+        if fields:
+            message = "Invalid input: " + ", ".join(fields) + "."
+        else:
+            message = " ".join(general) or "Invalid input."
+        if general and fields:
+            message = " ".join(general) + " " + message
+        return error_body("invalid", message, fields)
+    messages = detail if isinstance(detail, list) else [detail]
+    return error_body("invalid", " ".join(str(message) for message in messages) or "Invalid input.")
+
+
+def api_exception_handler(exc, context):
+    if isinstance(exc, DomainError):
+        return Response(error_body(exc.code, exc.message, exc.fields), status=exc.status_code)
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(
+            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        )
+    if isinstance(exc, RequestDataTooBig):
+        exc = PayloadTooLarge()
+
+    response = exception_handler(exc, context)
+    if response is None:
+        logger.exception("Unhandled error in %s", context["view"].__class__.__name__, exc_info=exc)
+        return Response(error_body("server_error", "Internal server error."), status=500)
+
+    if isinstance(exc, exceptions.ValidationError):
+        response.data = _validation_body(exc.detail)
+    else:
+        codes = exc.get_codes() if isinstance(exc, exceptions.APIException) else "error"
+        code = codes if isinstance(codes, str) else "error"
+        response.data = error_body(code, str(getattr(exc, "detail", exc)))
+    return response

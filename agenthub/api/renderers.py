@@ -1,0 +1,36 @@
+from decimal import Decimal
+
+import orjson
+from django.utils.encoding import force_str
+from django.utils.functional import Promise
+from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
+
+from agenthub.api.dialect import is_snake_case, to_camel
+
+
+def _default(value):
+    if isinstance(value, Decimal):
+        # Money stays exact: the decimal's own digits become a JSON number.
+        return orjson.Fragment(str(value))
+    if isinstance(value, Promise):
+        return force_str(value)
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+class ApiJSONRenderer(JSONRenderer):
+    """JSON via orjson, with keys in the dialect of the URL (camelCase unless /api/v1/)."""
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        if data is None:
+            return b""
+        request = (renderer_context or {}).get("request")
+        if request is None or not is_snake_case(request.path):
+            data = to_camel(data)
+        return orjson.dumps(data, default=_default)
+
+
+class ApiBrowsableRenderer(BrowsableAPIRenderer):
+    def get_default_renderer(self, view):
+        return ApiJSONRenderer()
