@@ -2,8 +2,15 @@
 
 import os
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
-from prometheus_client import REGISTRY, CONTENT_TYPE_LATEST  # noqa: F401
+from prometheus_client import (  # noqa: F401
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 
 REQUESTS = Counter("agenthub_http_requests_total", "HTTP requests answered", ["method", "route", "status"])
 LATENCY = Histogram(

@@ -1,0 +1,95 @@
+"""The shared test world.
+
+alice and bob are creators; carol is a reviewer; dave is staff (admin); eve is a plain user.
+`api(user)` is a DRF client acting as `user` (anonymous when None).
+"""
+
+import os
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth.models import Group
+from django.db import connection
+from rest_framework.test import APIClient
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def _need(condition: bool, what: str) -> None:
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"{what} is required under CI=true")
+    pytest.skip(f"needs {what}")
+
+
+@pytest.fixture(autouse=True)
+def _service_markers(request):
+    if request.node.get_closest_marker("postgres"):
+        _need(connection.vendor == "postgresql", "PostgreSQL (DATABASE_URL)")
+    if request.node.get_closest_marker("redis"):
+        _need(bool(os.environ.get("REDIS_URL")), "Redis (REDIS_URL)")
+
+
+@pytest.fixture
+def make_user(db, django_user_model):
+    def make(username: str, *, reviewer: bool = False, staff: bool = False, **extra):
+        user = django_user_model.objects.create_user(
+            username=username, email=f"{username}@example.com", password="correct-horse-battery", **extra
+        )
+        if staff:
+            user.is_staff = user.is_superuser = True
+            user.save()
+        if reviewer:
+            user.groups.add(Group.objects.get(name="Reviewers"))
+        return user
+
+    return make
+
+
+@pytest.fixture
+def alice(make_user):
+    return make_user("alice", full_name="Alice Creator")
+
+
+@pytest.fixture
+def bob(make_user):
+    return make_user("bob", full_name="Bob Builder")
+
+
+@pytest.fixture
+def carol(make_user):
+    return make_user("carol", reviewer=True)
+
+
+@pytest.fixture
+def dave(make_user):
+    return make_user("dave", staff=True)
+
+
+@pytest.fixture
+def eve(make_user):
+    return make_user("eve")
+
+
+@pytest.fixture
+def api():
+    def client(user=None) -> APIClient:
+        c = APIClient()
+        if user is not None:
+            c.force_authenticate(user)
+        return c
+
+    return client
+
+
+@pytest.fixture
+def make_agent(db):
+    from marketplace.tests.factories import agent_make
+
+    return agent_make
+
+
+@pytest.fixture
+def money():
+    return Decimal

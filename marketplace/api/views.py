@@ -1,0 +1,176 @@
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import permissions, serializers, status, viewsets
+from rest_framework.decorators import action, api_view, permission_classes
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+
+from marketplace import selectors, services
+from marketplace.api.serializers import (
+    AgentDetailSerializer,
+    AgentSearchHitSerializer,
+    AgentSerializer,
+    AgentWriteSerializer,
+    ReviewDecisionInput,
+    ReviewSerializer,
+    ViewInput,
+)
+from marketplace.filters import AgentFilterSet
+
+ViewCountSerializer = inline_serializer("ViewCount", {"message": serializers.CharField(),
+                                                      "view_count": serializers.IntegerField()})
+
+
+class AgentViewSet(viewsets.ModelViewSet):
+    """The agent catalog. `id` in paths is the agent's slug."""
+
+    lookup_field = "slug"
+    lookup_url_kwarg = "id"
+    lookup_value_regex = r"[-a-zA-Z0-9_]+"
+    filterset_class = AgentFilterSet
+
+    def get_queryset(self):
+        agents = selectors.agent_visible(user=self.request.user)
+        if self.action == "retrieve":
+            agents = agents.prefetch_related("reviews_made__reviewer", "reviews_made__version")
+        return agents
+
+    def get_serializer_class(self):
+        if self.action in ("create", "update", "partial_update"):
+            return AgentWriteSerializer
+        return AgentDetailSerializer if self.action == "retrieve" else AgentSerializer
+
+    def _write(self, request, *, agent=None, partial=False):
+        data = AgentWriteSerializer(instance=agent, data=request.data, partial=partial)
+        data.is_valid(raise_exception=True)
+        if agent is None:
+            agent = services.agent_create(user=request.user, data=data.validated_data)
+        else:
+            agent = services.agent_update(agent=agent, user=request.user, data=data.validated_data)
+        return AgentDetailSerializer(agent, context=self.get_serializer_context()).data
+
+    @extend_schema(responses={201: AgentDetailSerializer})
+    def create(self, request, *args, **kwargs):
+        return Response(self._write(request), status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses={200: AgentDetailSerializer})
+    def update(self, request, *args, **kwargs):
+        partial = kwargs.pop("partial", False)
+        return Response(self._write(request, agent=self.get_object(), partial=partial))
+
+    def destroy(self, request, *args, **kwargs):
+        outcome = services.agent_delete(agent=self.get_object(), user=request.user)
+        if outcome == "deleted":
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        return Response({"message": "The agent has run before, so it was deactivated and unlisted instead."})
+
+    @extend_schema(request=None, responses={200: AgentDetailSerializer})
+    @action(detail=True, methods=["post"])
+    def submit(self, request, id=None):
+        agent = self.get_object()
+        services.agent_submit(agent=agent, user=request.user)
+        agent.refresh_from_db()
+        return Response(AgentDetailSerializer(agent).data)
+
+    @extend_schema(request=ReviewDecisionInput, responses={200: ReviewSerializer})
+    @action(detail=True, methods=["post"])
+    def approve(self, request, id=None):
+        data = ReviewDecisionInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        review = services.agent_approve(agent=self.get_object(), reviewer=request.user, **data.validated_data)
+        return Response(ReviewSerializer(review).data)
+
+    @extend_schema(request=ReviewDecisionInput, responses={200: ReviewSerializer})
+    @action(detail=True, methods=["post"])
+    def reject(self, request, id=None):
+        data = ReviewDecisionInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        review = services.agent_reject(agent=self.get_object(), reviewer=request.user, **data.validated_data)
+        return Response(ReviewSerializer(review).data)
+
+    @extend_schema(request=None, responses={200: AgentDetailSerializer})
+    @action(detail=True, methods=["post"])
+    def activate(self, request, id=None):
+        return Response(AgentDetailSerializer(services.agent_activate(agent=self.get_object(), user=request.user)).data)
+
+    @extend_schema(request=None, responses={200: AgentDetailSerializer})
+    @action(detail=True, methods=["post"])
+    def deactivate(self, request, id=None):
+        agent = services.agent_deactivate(agent=self.get_object(), user=request.user)
+        return Response(AgentDetailSerializer(agent).data)
+
+    @extend_schema(request=ViewInput, responses={200: ViewCountSerializer})
+    @action(detail=True, methods=["post"], permission_classes=[permissions.AllowAny])
+    def view(self, request, id=None):
+        data = ViewInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        session_id = data.validated_data.get("session_id") or session_key(request)
+        user = request.user if request.user.is_authenticated else None
+        counted, count = services.agent_view_record(agent=self.get_object(), session_id=session_id, user=user)
+        message = "View recorded." if counted else "Already counted for this session in the last 30 minutes."
+        return Response({"message": message, "view_count": count})
+
+
+def session_key(request) -> str:
+    """The client's session id; a session (and its cookie) is created when there is none."""
+    session = request.session
+    if not session.session_key:
+        session.save()
+    return session.session_key
+
+
+def _int_param(request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query_params.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValidationError({name: [f"Must be a whole number, got {raw!r}."]}) from None
+    if not low <= value <= high:
+        raise ValidationError({name: [f"Must be between {low} and {high}."]})
+    return value
+
+
+@extend_schema(summary="Catalog statistics", responses={200: dict})
+@api_view(["GET"])
+@permission_classes([permissions.AllowAny])
+def analytics_stats(request):
+    return Response(selectors.analytics_stats())
+
+
+@extend_schema(
+    summary="Agents viewed most in the last days, recent views weighing more",
+    parameters=[OpenApiParameter("days", int, default=7), OpenApiParameter("limit", int, default=10)],
+    responses={200: dict},
+)
+@api_view(["GET"])
+@permission_classes([permissions.AllowAny])
+def analytics_trending(request):
+    days = _int_param(request, "days", 7, 1, 365)
+    limit = _int_param(request, "limit", 10, 1, 100)
+    return Response(selectors.analytics_trending(days=days, limit=limit))
+
+
+@extend_schema(summary="Agents, views and average rating per business domain", responses={200: dict})
+@api_view(["GET"])
+@permission_classes([permissions.AllowAny])
+def analytics_by_domain(request):
+    return Response(selectors.analytics_by_domain())
+
+
+class SearchView(viewsets.GenericViewSet):
+    serializer_class = AgentSearchHitSerializer
+
+    @extend_schema(
+        summary="Ranked full-text search over the catalog",
+        parameters=[OpenApiParameter("q", str, required=True, description="What to look for; typos are tolerated.")],
+    )
+    def list(self, request):
+        query = (request.query_params.get("q") or "").strip()
+        if not query:
+            raise ValidationError({"q": ["Say what to search for."]})
+        if len(query) > 200:
+            raise ValidationError({"q": ["At most 200 characters."]})
+        page = self.paginate_queryset(selectors.agent_search(user=request.user, query=query))
+        snippets = selectors.search_snippets(agents=page, query=query)
+        return self.get_paginated_response(self.get_serializer(page, many=True, context={"snippets": snippets}).data)

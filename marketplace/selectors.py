@@ -1,0 +1,177 @@
+"""Reads of the catalog: what a user may see, analytics and search."""
+
+import html
+import re
+from collections import defaultdict
+from datetime import timedelta
+
+from django.contrib.postgres.search import SearchQuery, SearchRank, TrigramWordSimilarity
+from django.db import connection
+from django.db.models import Avg, Case, Count, F, IntegerField, Q, QuerySet, Sum, Value, When
+from django.db.models.functions import Coalesce, Lower, TruncDate
+from django.utils import timezone
+
+from marketplace.choices import LISTED_STATUSES, AgentStatus
+from marketplace.models import Agent, AgentView
+
+LISTED = Q(is_public=True, status__in=LISTED_STATUSES)
+
+
+def agent_visible(*, user=None) -> QuerySet[Agent]:
+    """The agents `user` may see: listed ones, plus their own; staff see all. Others do not exist (404)."""
+    agents = Agent.objects.select_related("created_by")
+    if user is not None and user.is_authenticated:
+        if user.is_staff:
+            return agents
+        return agents.filter(LISTED | Q(created_by=user))
+    return agents.filter(LISTED)
+
+
+def catalog_counts() -> dict:
+    return {
+        "agents": Agent.objects.count(),
+        "listedAgents": Agent.objects.filter(LISTED).count(),
+        "views": AgentView.objects.count(),
+    }
+
+
+# --- Analytics ----------------------------------------------------------------
+
+
+def analytics_stats() -> dict:
+    from accounts.models import User
+
+    by_status = dict.fromkeys(AgentStatus.values, 0)
+    by_status.update(Agent.objects.values_list("status").annotate(n=Count("pk")).order_by())
+    totals = Agent.objects.aggregate(
+        hires=Coalesce(Sum("total_hires"), 0), executions=Coalesce(Sum("total_executions"), 0)
+    )
+    return {
+        "total_agents": sum(by_status.values()),
+        "listed_agents": Agent.objects.filter(LISTED).count(),
+        "agents_by_status": by_status,
+        "total_views": AgentView.objects.count(),
+        "total_hires": totals["hires"],
+        "total_executions": totals["executions"],
+        "total_users": User.objects.filter(is_active=True).count(),
+    }
+
+
+def trending_scores(*, days: int = 7, agent_ids=None) -> dict:
+    """agent id -> score: views in the last `days`, each weighted by how recent it is.
+
+    A view today weighs 1, a view on day d of the window weighs (days - d) / days, so
+    yesterday's burst outranks last week's. Counted per day in the database.
+    """
+    today = timezone.now().date()
+    since = timezone.now() - timedelta(days=days)
+    views = AgentView.objects.filter(viewed_at__gte=since)
+    if agent_ids is not None:
+        views = views.filter(agent_id__in=agent_ids)
+    per_day = views.annotate(day=TruncDate("viewed_at")).values_list("agent_id", "day").annotate(n=Count("pk"))
+    scores: dict = defaultdict(float)
+    for agent_id, day, n in per_day.order_by():
+        age = (today - day).days
+        scores[agent_id] += n * max(days - age, 0) / days
+    return dict(scores)
+
+
+def analytics_trending(*, days: int = 7, limit: int = 10) -> list[dict]:
+    since = timezone.now() - timedelta(days=days)
+    scores = trending_scores(days=days, agent_ids=Agent.objects.filter(LISTED).values("pk"))
+    top = sorted(scores.items(), key=lambda item: item[1], reverse=True)[:limit]
+    ids = [pk for pk, _ in top]
+    agents = Agent.objects.filter(pk__in=ids).annotate(
+        recent_views=Count("views", filter=Q(views__viewed_at__gte=since))
+    ).in_bulk()
+    return [
+        {
+            "id": agents[pk].slug, "name": agents[pk].name, "business_domain": agents[pk].business_domain,
+            "short_description": agents[pk].short_description, "rating": agents[pk].rating,
+            "view_count": agents[pk].view_count, "views": agents[pk].recent_views, "score": round(score, 3),
+        }
+        for pk, score in top if pk in agents
+    ]
+
+
+def analytics_by_domain() -> list[dict]:
+    rows = (
+        Agent.objects.filter(LISTED)
+        .values("business_domain")
+        .annotate(count=Count("pk"), views=Coalesce(Sum("view_count"), 0), average_rating=Avg("rating"))
+        .order_by("-count", "business_domain")
+    )
+    return [
+        {"domain": row["business_domain"] or "uncategorised", "count": row["count"], "views": row["views"],
+         "average_rating": round(row["average_rating"] or 0, 2)}
+        for row in rows
+    ]
+
+
+# --- Search -------------------------------------------------------------------
+
+SEARCH_FIELDS = ("name", "short_description", "description", "problem_statement", "business_domain")
+TRIGRAM_THRESHOLD = 0.45
+MARK_START, MARK_STOP = "\x02", "\x03"  # never in text; turned into <mark> after escaping
+
+
+def agent_search(*, user, query: str) -> QuerySet[Agent]:
+    """Visible agents matching `query`, best first (annotated with `score`)."""
+    agents = agent_visible(user=user)
+    if connection.vendor == "postgresql":
+        tsquery = SearchQuery(query, search_type="websearch", config="english")
+        return (
+            agents.annotate(
+                text_rank=SearchRank(F("search_vector"), tsquery, weights=[0.1, 0.3, 0.6, 1.0]),
+                name_similarity=TrigramWordSimilarity(query.lower(), Lower("name")),
+            )
+            .filter(Q(search_vector=tsquery) | Q(name_similarity__gte=TRIGRAM_THRESHOLD))
+            .annotate(score=F("text_rank") + F("name_similarity") * Value(0.5))
+            .order_by("-score", "-rating", "slug")
+        )
+    # SQLite: every word must appear somewhere; a hit in the name counts most.
+    words = [word for word in re.findall(r"\w+", query.lower()) if len(word) > 1][:8]
+    if not words:
+        return agents.none()
+    condition, score = Q(), Value(0, output_field=IntegerField())
+    for word in words:
+        any_field = Q()
+        for field in (*SEARCH_FIELDS, "tags", "skills"):
+            any_field |= Q(**{f"{field}__icontains": word})
+        condition &= any_field
+        score = score + Case(When(name__icontains=word, then=Value(3)), default=Value(0)) + Case(
+            When(short_description__icontains=word, then=Value(1)), default=Value(0)
+        )
+    return agents.filter(condition).annotate(score=score).order_by("-score", "-rating", "slug")
+
+
+def _to_html(marked: str) -> str:
+    return html.escape(marked).replace(MARK_START, "<mark>").replace(MARK_STOP, "</mark>")
+
+
+def search_snippets(*, agents: list[Agent], query: str) -> dict:
+    """agent pk -> a short HTML snippet (escaped) with the matched words in <mark>."""
+    if not agents:
+        return {}
+    if connection.vendor == "postgresql":
+        options = f"StartSel={MARK_START}, StopSel={MARK_STOP}, MaxWords=30, MinWords=12, MaxFragments=2"
+        document = " || ' ' || ".join(f"coalesce({field}, '')" for field in ("short_description", "description"))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT id, ts_headline('english', {document}, websearch_to_tsquery('english', %s), %s) "
+                "FROM marketplace_agent WHERE id = ANY(%s)",
+                [query, options, [agent.pk for agent in agents]],
+            )
+            return {pk: _to_html(text) for pk, text in cursor.fetchall()}
+    words = [re.escape(word) for word in re.findall(r"\w+", query) if len(word) > 1]
+    pattern = re.compile("|".join(words), re.IGNORECASE) if words else None
+    snippets = {}
+    for agent in agents:
+        text = " ".join(filter(None, [agent.short_description, agent.description]))
+        match = pattern.search(text) if pattern else None
+        start = max((match.start() if match else 0) - 60, 0)
+        excerpt = text[start:start + 200]
+        if pattern:
+            excerpt = pattern.sub(lambda m: f"{MARK_START}{m.group(0)}{MARK_STOP}", excerpt)
+        snippets[agent.pk] = ("…" if start else "") + _to_html(excerpt)
+    return snippets
