@@ -12,6 +12,8 @@ from django.contrib.auth.models import Group
 from django.db import connection
 from rest_framework.test import APIClient
 
+pytest_plugins = ["agenthub.testing"]
+
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 

@@ -1,0 +1,1 @@
+"""Test fixtures shared by every app (a real Celery worker, ...). Loaded from the root conftest."""
