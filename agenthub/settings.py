@@ -11,7 +11,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from agenthub.env import env_bool, env_decimal, env_int, env_list, env_str
+from agenthub.env import env_bool, env_choice, env_decimal, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VERSION = "0.1.0"
@@ -82,13 +82,17 @@ TEMPLATES = [
 ]
 
 # --- Database -----------------------------------------------------------------
-DATABASES = {
-    "default": dj_database_url.parse(
-        env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
-        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0 if DEBUG else 60, minimum=0),
-        conn_health_checks=True,
-    )
-}
+DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
+try:
+    DATABASES = {
+        "default": dj_database_url.parse(
+            DATABASE_URL,
+            conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0 if DEBUG else 60, minimum=0),
+            conn_health_checks=True,
+        )
+    }
+except ValueError as exc:  # an unknown scheme or a malformed URL
+    raise ImproperlyConfigured(f"DATABASE_URL is not a database URL ({exc}).") from None
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Wait for the write lock instead of failing at once when a request and a task overlap.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
@@ -96,8 +100,17 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache, Celery ------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL", "")
+if REDIS_URL and not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
+    raise ImproperlyConfigured(f"REDIS_URL must be a redis://, rediss:// or unix:// URL, got {REDIS_URL!r}.")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            # Without timeouts an unreachable Redis hangs every request (and the health check) forever.
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 5},
+        }
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
@@ -113,7 +126,11 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # A task that outlives the broker's visibility timeout would be handed to a second
 # worker while the first still runs it: keep the hard limit well below it.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "socket_connect_timeout": 2}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = 2
+# Workers log through Django's LOGGING (JSON lines with the request id), not Celery's own handlers.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TASK_TIME_LIMIT = 900
 CELERY_TASK_SOFT_TIME_LIMIT = 840
 CELERY_RESULT_EXPIRES = 3600
@@ -175,6 +192,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_REQUEST_BODY_BYTES", 1024 * 1024, min
 API_MAX_JSON_DEPTH = 32
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG)
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+# Load balancers and Prometheus probe these over plain HTTP inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^api/(v1/)?health$", r"^metrics$"]
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_PRELOAD = not DEBUG
 if env_bool("BEHIND_TLS_PROXY", False):
@@ -216,6 +235,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "agenthub.api.exceptions.api_exception_handler",
     "PAGE_SIZE": 50,
+    "COERCE_DECIMAL_TO_STRING": False,  # money is a JSON number with its exact decimal digits
 }
 # Contents of these fields are user data (JSON Schemas, free-form config): their keys
 # are never rewritten between camelCase and snake_case.
@@ -243,8 +263,10 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
-# --- Logging ------------------------------------------------------------------
-LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
+# --- Logging, metrics ---------------------------------------------------------
+LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"])
+# When set, /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`.
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -261,6 +283,9 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
+        # Drop Django's default handlers (they would print these a second time, as plain text);
+        # its records reach the root's JSON handler.
+        "django": {"handlers": [], "level": "INFO"},
         "django.db.backends": {"level": "INFO"},
         "django.server": {"level": "WARNING"},
     },

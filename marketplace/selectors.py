@@ -8,7 +8,7 @@ from datetime import timedelta
 from django.contrib.postgres.search import SearchQuery, SearchRank, TrigramWordSimilarity
 from django.db import connection
 from django.db.models import Avg, Case, Count, F, IntegerField, Q, QuerySet, Sum, Value, When
-from django.db.models.functions import Coalesce, Lower, TruncDate
+from django.db.models.functions import Coalesce, Lower, TruncHour
 from django.utils import timezone
 
 from marketplace.choices import LISTED_STATUSES, AgentStatus
@@ -18,13 +18,20 @@ LISTED = Q(is_public=True, status__in=LISTED_STATUSES)
 
 
 def agent_visible(*, user=None) -> QuerySet[Agent]:
-    """The agents `user` may see: listed ones, plus their own; staff see all. Others do not exist (404)."""
+    """The agents `user` may see; for anyone else they do not exist (404).
+
+    Everyone sees listed agents; creators also see their own; reviewers also see every
+    agent that has been submitted (drafts stay private); staff see all.
+    """
     agents = Agent.objects.select_related("created_by")
-    if user is not None and user.is_authenticated:
-        if user.is_staff:
-            return agents
-        return agents.filter(LISTED | Q(created_by=user))
-    return agents.filter(LISTED)
+    if user is None or not user.is_authenticated:
+        return agents.filter(LISTED)
+    if user.is_staff:
+        return agents
+    visible = LISTED | Q(created_by=user)
+    if user.has_perm("marketplace.review_agent"):
+        visible |= ~Q(status=AgentStatus.DRAFT)
+    return agents.filter(visible)
 
 
 def catalog_counts() -> dict:
@@ -60,19 +67,20 @@ def analytics_stats() -> dict:
 def trending_scores(*, days: int = 7, agent_ids=None) -> dict:
     """agent id -> score: views in the last `days`, each weighted by how recent it is.
 
-    A view today weighs 1, a view on day d of the window weighs (days - d) / days, so
-    yesterday's burst outranks last week's. Counted per day in the database.
+    A view in the current hour weighs 1 and the weight falls linearly to 0 at `days` ago,
+    so yesterday's burst outranks last week's. Views are counted per hour in the database.
     """
-    today = timezone.now().date()
-    since = timezone.now() - timedelta(days=days)
-    views = AgentView.objects.filter(viewed_at__gte=since)
+    now = timezone.now()
+    this_hour = now.replace(minute=0, second=0, microsecond=0)
+    window_hours = days * 24
+    views = AgentView.objects.filter(viewed_at__gte=now - timedelta(days=days))
     if agent_ids is not None:
         views = views.filter(agent_id__in=agent_ids)
-    per_day = views.annotate(day=TruncDate("viewed_at")).values_list("agent_id", "day").annotate(n=Count("pk"))
+    per_hour = views.annotate(hour=TruncHour("viewed_at")).values_list("agent_id", "hour").annotate(n=Count("pk"))
     scores: dict = defaultdict(float)
-    for agent_id, day, n in per_day.order_by():
-        age = (today - day).days
-        scores[agent_id] += n * max(days - age, 0) / days
+    for agent_id, hour, n in per_hour.order_by():
+        age_hours = (this_hour - hour).total_seconds() / 3600
+        scores[agent_id] += n * max(window_hours - age_hours, 0) / window_hours
     return dict(scores)
 
 

@@ -2,12 +2,12 @@
 
 import logging
 
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import JsonResponse
+from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
-from rest_framework.views import exception_handler
+from rest_framework.views import exception_handler, set_rollback
 
 from agenthub.errors import DomainError
 
@@ -46,6 +46,7 @@ def _validation_body(detail) -> dict:
 
 def api_exception_handler(exc, context):
     if isinstance(exc, DomainError):
+        set_rollback()
         return Response(error_body(exc.code, exc.message, exc.fields), status=exc.status_code)
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(
@@ -53,10 +54,17 @@ def api_exception_handler(exc, context):
         )
     if isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge()
+    elif isinstance(exc, SuspiciousOperation):  # e.g. too many form fields: Django answers these 400
+        exc = exceptions.ParseError(str(exc) or "Bad request.")
+    elif isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
 
     response = exception_handler(exc, context)
     if response is None:
         logger.exception("Unhandled error in %s", context["view"].__class__.__name__, exc_info=exc)
+        set_rollback()
         return Response(error_body("server_error", "Internal server error."), status=500)
 
     if isinstance(exc, exceptions.ValidationError):

@@ -28,7 +28,7 @@ class ApiJSONRenderer(JSONRenderer):
         request = (renderer_context or {}).get("request")
         if request is None or not is_snake_case(request.path):
             data = to_camel(data)
-        return orjson.dumps(data, default=_default)
+        return orjson.dumps(data, default=_default, option=orjson.OPT_NON_STR_KEYS)
 
 
 class ApiBrowsableRenderer(BrowsableAPIRenderer):

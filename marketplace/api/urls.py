@@ -1,9 +1,9 @@
 from django.urls import path
-from rest_framework.routers import SimpleRouter
 
+from agenthub.api.routers import OptionalSlashRouter
 from marketplace.api import views
 
-router = SimpleRouter(trailing_slash="/?")
+router = OptionalSlashRouter()
 router.register("agents", views.AgentViewSet, basename="agent")
 router.register("search", views.SearchView, basename="search")
 

@@ -30,4 +30,4 @@ def agent_make(*, created_by, **fields) -> Agent:
 
 
 def listed(*, created_by, **fields) -> Agent:
-    return agent_make(created_by=created_by, status=AgentStatus.ACTIVE, is_public=True, **fields)
+    return agent_make(created_by=created_by, **{"status": AgentStatus.ACTIVE, "is_public": True, **fields})
