@@ -15,6 +15,7 @@ from marketplace.api.serializers import (
     ViewInput,
 )
 from marketplace.filters import AgentFilterSet
+from marketplace.models import Agent
 
 ViewCountSerializer = inline_serializer("ViewCount", {"message": serializers.CharField(),
                                                       "view_count": serializers.IntegerField()})
@@ -160,6 +161,7 @@ def analytics_by_domain(request):
 
 class SearchView(viewsets.GenericViewSet):
     serializer_class = AgentSearchHitSerializer
+    queryset = Agent.objects.none()  # for the schema; hits come from selectors.agent_search
 
     @extend_schema(
         summary="Ranked full-text search over the catalog",
