@@ -256,6 +256,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "drf_spectacular.contrib.djangorestframework_camel_case.camelize_serializer_fields",
+        "agenthub.api.schema.strip_trailing_slashes",
     ],
     "CAMELIZE_NAMES": False,
     "SWAGGER_UI_DIST": "SIDECAR",
