@@ -98,6 +98,11 @@ class Agent(models.Model):
         indexes = [
             models.Index(fields=["status", "is_public", "-created_at"], name="agent_listed_created_idx"),
             models.Index(fields=["-trending_score"], name="agent_trending_idx"),
+            # The public catalog's default page and its COUNT(*) read only this index.
+            models.Index(
+                fields=["-created_at", "id"], name="agent_listed_newest_idx",
+                condition=Q(is_public=True, status__in=["approved", "active"]),
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(rating__gte=0, rating__lte=5), name="agent_rating_0_5"),

@@ -1,17 +1,35 @@
 """Two spellings of one API: /api/... speaks camelCase, /api/v1/... speaks snake_case."""
 
+import re
+from functools import lru_cache
+
 from django.conf import settings
-from djangorestframework_camel_case.util import camelize, underscoreize
+from djangorestframework_camel_case.util import underscoreize
 
 SNAKE_CASE_PREFIX = "/api/v1/"
+_SNAKE_PART = re.compile(r"_([a-z0-9])")
 
 
 def is_snake_case(path: str) -> bool:
     return path.startswith(SNAKE_CASE_PREFIX)
 
 
+@lru_cache(maxsize=8192)
+def _camel_key(key: str) -> str:
+    return _SNAKE_PART.sub(lambda match: match.group(1).upper(), key)
+
+
 def to_camel(data):
-    return camelize(data, ignore_fields=settings.API_OPAQUE_FIELDS)
+    """snake_case keys -> camelCase, recursively; the contents of opaque fields are left alone."""
+    if isinstance(data, dict):
+        opaque = settings.API_OPAQUE_FIELDS
+        return {
+            (_camel_key(key) if isinstance(key, str) else key): (value if key in opaque else to_camel(value))
+            for key, value in data.items()
+        }
+    if isinstance(data, (list, tuple)):
+        return [to_camel(item) for item in data]
+    return data
 
 
 def to_snake(data):

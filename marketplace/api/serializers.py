@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from agenthub.api.serializers import PlannedRepresentation
 from marketplace.choices import Transport
 from marketplace.models import Agent, AgentReview
 
@@ -28,8 +29,25 @@ class ReviewSerializer(serializers.ModelSerializer):
         fields = ["decision", "reason", "reviewer", "version", "created_at"]
 
 
-class AgentSerializer(serializers.ModelSerializer):
-    """An agent as the catalog shows it: seed 004's fields first, then seeds 000 and 002."""
+SUMMARY_FIELDS = [
+    # seed 004's Agent, as the React UI reads it
+    "id", "name", "description", "skills", "base_price", "dynamic_price", "load", "rating", "jobs_completed",
+    "endpoint_url", "capabilities", "avg_response_time", "availability",
+    # what a catalog card and a program choosing an agent need besides
+    "short_description", "business_domain", "category", "tags", "status", "is_public", "version", "owner",
+    "transport", "pricing_model", "price_per_use", "monthly_price", "average_rating", "rating_count", "view_count",
+    "total_hires", "total_executions", "trending_score", "created_by", "created_at", "updated_at",
+]
+# The long-form catalog detail (seed 000) and the technical configuration (seed 002).
+DETAIL_FIELDS = [
+    "problem_statement", "goals", "in_scope", "out_of_scope", "operational_details", "inputs", "outputs", "tools",
+    "security_controls", "kpis", "personas", "author", "email", "entry_point", "requirements", "config_schema",
+    "code_hash", "validation_errors",
+]
+
+
+class AgentSummarySerializer(PlannedRepresentation, serializers.ModelSerializer):
+    """An agent in a list: seed 004's fields and the scalar catalog fields; no long-form detail."""
 
     id = serializers.SlugField(source="slug", read_only=True)
     base_price = serializers.DecimalField(source="price_per_use", max_digits=12, decimal_places=4, read_only=True)
@@ -39,17 +57,15 @@ class AgentSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Agent
-        fields = [
-            "id", "name", "description", "skills", "base_price", "dynamic_price", "load", "rating", "jobs_completed",
-            "endpoint_url", "capabilities", "avg_response_time", "availability",
-            "short_description", "business_domain", "category", "status", "view_count", "problem_statement",
-            "goals", "in_scope", "out_of_scope", "operational_details", "inputs", "outputs", "tools",
-            "security_controls", "kpis", "personas", "owner", "version",
-            "author", "email", "transport", "entry_point", "requirements", "config_schema", "code_hash", "tags",
-            "pricing_model", "price_per_use", "monthly_price", "is_public", "validation_errors", "total_hires",
-            "total_executions", "average_rating", "rating_count", "trending_score", "created_by", "created_at",
-            "updated_at",
-        ]
+        fields = SUMMARY_FIELDS
+        read_only_fields = fields
+
+
+class AgentSerializer(AgentSummarySerializer):
+    """An agent with every field: seed 004's, seed 000's catalog detail and seed 002's technical fields."""
+
+    class Meta(AgentSummarySerializer.Meta):
+        fields = [*SUMMARY_FIELDS, *DETAIL_FIELDS]
         read_only_fields = fields
 
 

@@ -4,11 +4,14 @@ from rest_framework.decorators import action, api_view, permission_classes
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
+from agenthub.api.dialect import is_snake_case
 from marketplace import selectors, services
 from marketplace.api.serializers import (
+    DETAIL_FIELDS,
     AgentDetailSerializer,
     AgentSearchHitSerializer,
     AgentSerializer,
+    AgentSummarySerializer,
     AgentWriteSerializer,
     ReviewDecisionInput,
     ReviewSerializer,
@@ -29,16 +32,30 @@ class AgentViewSet(viewsets.ModelViewSet):
     lookup_value_regex = r"[-a-zA-Z0-9_]+"
     filterset_class = AgentFilterSet
 
+    def _summary_list(self) -> bool:
+        # /api/ lists carry seed 004's shape; seed 000's client (/api/v1/) reads the full agent in lists.
+        return self.action == "list" and not is_snake_case(self.request.path)
+
     def get_queryset(self):
         agents = selectors.agent_visible(user=self.request.user)
         if self.action == "retrieve":
             agents = agents.prefetch_related("reviews_made__reviewer", "reviews_made__version")
+        elif self._summary_list():
+            agents = agents.defer(*DETAIL_FIELDS, "search_vector")
         return agents
+
+    def filter_queryset(self, queryset):
+        # Filters and ordering shape lists; one agent is looked up by its id alone.
+        if self.action != "list" or not (self.request.query_params.keys() & AgentFilterSet.base_filters.keys()):
+            return queryset  # building a FilterSet costs more than this whole query
+        return super().filter_queryset(queryset)
 
     def get_serializer_class(self):
         if self.action in ("create", "update", "partial_update"):
             return AgentWriteSerializer
-        return AgentDetailSerializer if self.action == "retrieve" else AgentSerializer
+        if self.action == "retrieve":
+            return AgentDetailSerializer
+        return AgentSummarySerializer if self._summary_list() else AgentSerializer
 
     def _write(self, request, *, agent=None, partial=False):
         data = AgentWriteSerializer(instance=agent, data=request.data, partial=partial)
