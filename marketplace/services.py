@@ -131,22 +131,26 @@ def agent_submit(*, agent: Agent, user: User) -> AgentVersion:
     with transaction.atomic():
         agent = _locked(agent)
         _check_transition(agent, "submit")  # again, under the lock: a concurrent submit may have won
-        version = AgentVersion.objects.create(
-            agent=agent,
-            number=agent.version,
-            submitted_by=user,
-            snapshot=_snapshot(agent),
-            **{field: getattr(agent, field) for field in REVIEWED_FIELDS if field != "version"},
-        )
+        version = agent_version_create(agent=agent, user=user)
         agent.status = AgentStatus.SUBMITTED
         agent.validation_errors = []
         agent.save(update_fields=["status", "validation_errors", "updated_at"])
     return version
 
 
-def _snapshot(agent: Agent) -> dict:
-    data = model_to_dict(agent, exclude=["search_vector", "current_version", "created_by", "updated_by"])
-    return {key: str(value) if isinstance(value, Decimal) else value for key, value in data.items()}
+def agent_version_create(
+    *, agent: Agent, user: User, status: VersionStatus = VersionStatus.SUBMITTED
+) -> AgentVersion:
+    """Freeze what is submitted: the reviewed fields, and a snapshot of the whole agent."""
+    snapshot = model_to_dict(agent, exclude=["search_vector", "current_version", "created_by", "updated_by"])
+    return AgentVersion.objects.create(
+        agent=agent,
+        number=agent.version,
+        status=status,
+        submitted_by=user,
+        snapshot={key: str(value) if isinstance(value, Decimal) else value for key, value in snapshot.items()},
+        **{field: getattr(agent, field) for field in REVIEWED_FIELDS if field != "version"},
+    )
 
 
 def _decide(*, agent: Agent, reviewer: User, decision: str, reason: str) -> AgentReview:
