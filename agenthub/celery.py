@@ -22,11 +22,21 @@ def _carry_request_id(headers=None, **kwargs):
         headers["request_id"] = request_id
 
 
+def _is_eager(task) -> bool:
+    return task is not None and bool(getattr(task.request, "is_eager", False))
+
+
 @task_prerun.connect
 def _adopt_request_id(task=None, **kwargs):
+    # An eager task runs inline, inside the request (or task) that started it: it already
+    # carries that id, and must not wipe it for the rest of the request.
+    if _is_eager(task):
+        return
     request_logging.set_request_id(getattr(task.request, "request_id", None) if task else None)
 
 
 @task_postrun.connect
-def _forget_request_id(**kwargs):
+def _forget_request_id(task=None, **kwargs):
+    if _is_eager(task):
+        return
     request_logging.set_request_id(None)

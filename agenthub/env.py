@@ -50,9 +50,23 @@ def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
 def env_decimal(name: str, default: str) -> Decimal:
     value = os.environ.get(name, default)
     try:
-        return Decimal(value)
+        number = Decimal(value)
     except InvalidOperation:
         raise ImproperlyConfigured(f"{name} must be a decimal number, got {value!r}.") from None
+    if not number.is_finite():  # Decimal() happily reads "NaN" and "Infinity"
+        raise ImproperlyConfigured(f"{name} must be a finite decimal number, got {value!r}.")
+    return number
+
+
+def env_choice(name: str, default: str, choices: list[str] | tuple[str, ...]) -> str:
+    """One of `choices`, compared case-insensitively and returned as spelt in `choices`."""
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    for choice in choices:
+        if value.strip().lower() == choice.lower():
+            return choice
+    raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}, got {value!r}.")
 
 
 def env_list(name: str, default: list[str] | None = None) -> list[str]:

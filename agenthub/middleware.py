@@ -2,10 +2,13 @@ import logging
 import re
 import time
 import uuid
+from functools import lru_cache
 
 from django.conf import settings
 from django.db import connection
 from django.http import QueryDict
+from django.utils.log import log_response
+from rest_framework.response import Response as DRFResponse
 
 from agenthub import logging as request_logging
 from agenthub import metrics
@@ -13,7 +16,11 @@ from agenthub.api.dialect import camel_to_snake_key, is_snake_case
 from agenthub.api.exceptions import error_response
 
 logger = logging.getLogger("agenthub.request")
-_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+# Anything else becomes one label value, so a client cannot grow the metrics without bound.
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+_REGEX_GROUP = re.compile(r"\(\?P<(\w+)>[^)]*\)")
+_PATH_CONVERTER = re.compile(r"<(?:\w+:)?(\w+)>")
 
 
 def _is_api(request) -> bool:
@@ -28,14 +35,27 @@ class RequestIdMiddleware:
 
     def __call__(self, request):
         incoming = request.headers.get("X-Request-ID", "")
-        request.id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
-        request_logging.set_request_id(request.id)
+        # fullmatch: a header is copied into logs and other services' headers, so no newlines or spaces.
+        request.id = incoming if _VALID_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+        token = request_logging.set_request_id(request.id)
         try:
             response = self.get_response(request)
+            if response.status_code >= 400:
+                # Django logs error responses after the last middleware has returned, when the id
+                # is gone; logging here (once: it marks the response) keeps the id on that line.
+                log_response("%s: %s", response.reason_phrase, request.path, response=response, request=request)
         finally:
-            request_logging.set_request_id(None)
+            request_logging.reset_request_id(token)
         response["X-Request-ID"] = request.id
         return response
+
+
+@lru_cache(maxsize=512)
+def route_label(route: str) -> str:
+    """A URL pattern as a metrics label: `api/agents/(?P<id>[-a-z]+)/?$` -> `/api/agents/{id}`."""
+    label = _PATH_CONVERTER.sub(r"{\1}", _REGEX_GROUP.sub(r"{\1}", route))
+    label = label.replace("^", "").replace("$", "").replace("/?", "")
+    return "/" + label.lstrip("/")
 
 
 class MetricsMiddleware:
@@ -56,12 +76,19 @@ class MetricsMiddleware:
             response = self.get_response(request)
         elapsed = time.perf_counter() - started
         match = getattr(request, "resolver_match", None)
-        route = ("/" + match.route) if match and match.route else "unmatched"
+        route = route_label(match.route) if match is not None else "unmatched"  # the home page's route is ""
+        method = request.method if request.method in _METHODS else "other"
         metrics.observe_request(
-            method=request.method, route=route, status=response.status_code, seconds=elapsed, queries=queries[0]
+            method=method, route=route, status=response.status_code, seconds=elapsed, queries=queries[0]
         )
+        details = {
+            "method": method, "path": request.path, "route": route, "status": response.status_code,
+            "ms": round(elapsed * 1000, 1), "queries": queries[0],
+        }
         if elapsed > 1:
-            logger.warning("slow request", extra={"path": request.path, "seconds": round(elapsed, 3)})
+            logger.warning("slow request", extra=details)
+        else:
+            logger.info("request", extra=details)
         return response
 
 
@@ -91,20 +118,25 @@ class ApiErrorMiddleware:
             request.GET = query
         response = self.get_response(request)
         content_type = response.get("Content-Type", "")
-        if response.status_code >= 400 and "json" not in content_type:
+        # DRF's own responses already carry the error shape (as an HTML page only for a browser
+        # that asked for the browsable API); everything else Django answered becomes JSON.
+        if response.status_code >= 400 and "json" not in content_type and not isinstance(response, DRFResponse):
             return self._as_json(response)
         return response
 
     def process_exception(self, request, exception):
         if not _is_api(request):
             return None
-        logger.exception("Unhandled error", exc_info=exception)
-        return error_response(500, "server_error", "Internal server error.")
+        response = error_response(500, "server_error", "Internal server error.")
+        log_response("%s: %s", "Internal Server Error", request.path, response=response, request=request,
+                     exception=exception)
+        return response
 
     @staticmethod
     def _as_json(response):
         code, message = _DJANGO_ERRORS.get(response.status_code, ("error", response.reason_phrase))
         replaced = error_response(response.status_code, code, message)
+        replaced._has_been_logged = getattr(response, "_has_been_logged", False)
         for header in ("Allow", "Retry-After", "X-Request-ID"):
             if header in response:
                 replaced[header] = response[header]

@@ -1,17 +1,14 @@
 """One error shape for the whole API: {"error": {"code", "message", "fields"}}."""
 
-import logging
-
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
+from django.utils.log import log_response
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler, set_rollback
 
 from agenthub.errors import DomainError
-
-logger = logging.getLogger(__name__)
 
 
 class PayloadTooLarge(exceptions.APIException):
@@ -63,9 +60,13 @@ def api_exception_handler(exc, context):
 
     response = exception_handler(exc, context)
     if response is None:
-        logger.exception("Unhandled error in %s", context["view"].__class__.__name__, exc_info=exc)
         set_rollback()
-        return Response(error_body("server_error", "Internal server error."), status=500)
+        response = Response(error_body("server_error", "Internal server error."), status=500)
+        request = context.get("request")
+        # Logged as Django logs its own 500s (django.request, with the traceback), and only once.
+        log_response("%s: %s", "Internal Server Error", request.path if request else "?", response=response,
+                     request=getattr(request, "_request", None), exception=exc)
+        return response
 
     if isinstance(exc, exceptions.ValidationError):
         response.data = _validation_body(exc.detail)

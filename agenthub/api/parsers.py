@@ -30,11 +30,13 @@ class ApiJSONParser(BaseParser):
 
     def parse(self, stream, media_type=None, parser_context=None):
         raw = stream.read() if stream is not None else b""
+        limit = settings.API_MAX_JSON_DEPTH
         try:
             document = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
+            if str(exc).startswith("depth limit exceeded"):  # orjson's own guard, at 1024 levels
+                raise ParseError(f"JSON is nested deeper than {limit} levels.") from None
             raise ParseError(f"Malformed JSON: {exc}") from None
-        limit = settings.API_MAX_JSON_DEPTH
         if _too_deep(document, limit):
             raise ParseError(f"JSON is nested deeper than {limit} levels.")
         request = (parser_context or {}).get("request")

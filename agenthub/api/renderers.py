@@ -28,7 +28,10 @@ class ApiJSONRenderer(JSONRenderer):
         request = (renderer_context or {}).get("request")
         if request is None or not is_snake_case(request.path):
             data = to_camel(data)
-        return orjson.dumps(data, default=_default, option=orjson.OPT_NON_STR_KEYS)
+        option = orjson.OPT_NON_STR_KEYS
+        if self.get_indent(accepted_media_type, renderer_context or {}):  # the browsable API asks for it
+            option |= orjson.OPT_INDENT_2
+        return orjson.dumps(data, default=_default, option=option)
 
 
 class ApiBrowsableRenderer(BrowsableAPIRenderer):
