@@ -1,5 +1,6 @@
 """The catalog's server-rendered pages."""
 
+import re
 from datetime import timedelta
 from decimal import Decimal
 
@@ -96,7 +97,7 @@ def test_search_finds_an_agent_and_highlights_the_match(client, alice):
     assert response.status_code == 200
     assert "Contract Reviewer" in html
     assert "Image Tagger" not in html
-    assert "<mark>contract</mark>" in html.lower()
+    assert re.search(r"<mark>contracts?</mark>", html.lower())  # PostgreSQL highlights the stemmed word
     assert "1 result for" in html
 
 
@@ -106,7 +107,10 @@ def test_search_escapes_the_description_around_the_highlight(client, alice):
     html = client.get(reverse("marketplace:home"), {"q": "markdown"}).content.decode()
 
     assert "<script>alert(1)</script>" not in html
-    assert "&lt;script&gt;" in html
+    assert "<mark>markdown</mark>" in html
+    # SQLite's snippet escapes the markup; PostgreSQL's ts_headline drops it: neither lets it through
+    snippet = html[html.index("<mark>markdown</mark>") - 80 : html.index("<mark>markdown</mark>")]
+    assert "<script" not in snippet
 
 
 @pytest.mark.parametrize(
