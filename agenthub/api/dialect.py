@@ -1,6 +1,9 @@
 """Two spellings of one API: /api/... speaks camelCase, /api/v1/... speaks snake_case."""
 
+import datetime
 import re
+import uuid
+from decimal import Decimal
 from functools import lru_cache
 
 from django.conf import settings
@@ -14,21 +17,29 @@ def is_snake_case(path: str) -> bool:
     return path.startswith(SNAKE_CASE_PREFIX)
 
 
+_SCALARS = (str, int, float, bool, type(None), Decimal, datetime.datetime, datetime.date, uuid.UUID)
+
+
 @lru_cache(maxsize=8192)
 def _camel_key(key: str) -> str:
     return _SNAKE_PART.sub(lambda match: match.group(1).upper(), key)
 
 
 def to_camel(data):
-    """snake_case keys -> camelCase, recursively; the contents of opaque fields are left alone."""
+    """snake_case keys -> camelCase, recursively; the contents of opaque fields are left alone.
+
+    Every response passes through here, so scalars are passed over without a call.
+    """
     if isinstance(data, dict):
         opaque = settings.API_OPAQUE_FIELDS
         return {
-            (_camel_key(key) if isinstance(key, str) else key): (value if key in opaque else to_camel(value))
+            (_camel_key(key) if isinstance(key, str) else key): (
+                value if isinstance(value, _SCALARS) or key in opaque else to_camel(value)
+            )
             for key, value in data.items()
         }
     if isinstance(data, (list, tuple)):
-        return [to_camel(item) for item in data]
+        return [item if isinstance(item, _SCALARS) else to_camel(item) for item in data]
     return data
 
 

@@ -53,7 +53,7 @@ class AgentSummarySerializer(PlannedRepresentation, serializers.ModelSerializer)
     base_price = serializers.DecimalField(source="price_per_use", max_digits=12, decimal_places=4, read_only=True)
     category = serializers.CharField(source="business_domain", read_only=True)
     average_rating = serializers.FloatField(source="rating", read_only=True)
-    created_by = serializers.CharField(source="created_by.username", read_only=True)
+    created_by = serializers.CharField(source="creator_username", read_only=True)
 
     class Meta:
         model = Agent
@@ -143,3 +143,13 @@ class AgentSearchHitSerializer(serializers.ModelSerializer):
 
     def get_snippet(self, agent) -> str:
         return self.context.get("snippets", {}).get(agent.pk, "")
+
+
+def _model_columns(serializer_class) -> tuple[str, ...]:
+    fields = serializer_class().fields.values()
+    model_fields = {field.name for field in Agent._meta.concrete_fields}
+    return tuple(sorted({field.source for field in fields} & model_fields))
+
+
+# What a list or search page reads from the table (for QuerySet.only()).
+SUMMARY_COLUMNS = _model_columns(AgentSummarySerializer)

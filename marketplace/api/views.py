@@ -1,3 +1,4 @@
+from django.db.models import Prefetch
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import permissions, serializers, status, viewsets
 from rest_framework.decorators import action, api_view, permission_classes
@@ -7,7 +8,7 @@ from rest_framework.response import Response
 from agenthub.api.dialect import is_snake_case
 from marketplace import selectors, services
 from marketplace.api.serializers import (
-    DETAIL_FIELDS,
+    SUMMARY_COLUMNS,
     AgentDetailSerializer,
     AgentSearchHitSerializer,
     AgentSerializer,
@@ -18,7 +19,7 @@ from marketplace.api.serializers import (
     ViewInput,
 )
 from marketplace.filters import AgentFilterSet
-from marketplace.models import Agent
+from marketplace.models import Agent, AgentReview
 
 ViewCountSerializer = inline_serializer("ViewCount", {"message": serializers.CharField(),
                                                       "view_count": serializers.IntegerField()})
@@ -37,11 +38,11 @@ class AgentViewSet(viewsets.ModelViewSet):
         return self.action == "list" and not is_snake_case(self.request.path)
 
     def get_queryset(self):
-        agents = selectors.agent_visible(user=self.request.user)
         if self.action == "retrieve":
-            agents = agents.prefetch_related("reviews_made__reviewer", "reviews_made__version")
-        elif self._summary_list():
-            agents = agents.defer(*DETAIL_FIELDS, "search_vector")
+            return self._detail_queryset()
+        agents = selectors.agent_visible(user=self.request.user)
+        if self._summary_list():
+            agents = agents.only(*SUMMARY_COLUMNS)
         return agents
 
     def filter_queryset(self, queryset):
@@ -57,6 +58,16 @@ class AgentViewSet(viewsets.ModelViewSet):
             return AgentDetailSerializer
         return AgentSummarySerializer if self._summary_list() else AgentSerializer
 
+    def _detail_queryset(self):
+        return selectors.agent_visible(user=self.request.user).prefetch_related(
+            Prefetch("reviews_made", queryset=AgentReview.objects.select_related("reviewer", "version"))
+        )
+
+    def _detail(self, agent) -> dict:
+        """The agent as it stands after a write, read back the way GET reads it."""
+        agent = self._detail_queryset().get(pk=agent.pk)
+        return AgentDetailSerializer(agent, context=self.get_serializer_context()).data
+
     def _write(self, request, *, agent=None, partial=False):
         data = AgentWriteSerializer(instance=agent, data=request.data, partial=partial)
         data.is_valid(raise_exception=True)
@@ -64,7 +75,7 @@ class AgentViewSet(viewsets.ModelViewSet):
             agent = services.agent_create(user=request.user, data=data.validated_data)
         else:
             agent = services.agent_update(agent=agent, user=request.user, data=data.validated_data)
-        return AgentDetailSerializer(agent, context=self.get_serializer_context()).data
+        return self._detail(agent)
 
     @extend_schema(responses={201: AgentDetailSerializer})
     def create(self, request, *args, **kwargs):
@@ -86,8 +97,7 @@ class AgentViewSet(viewsets.ModelViewSet):
     def submit(self, request, id=None):
         agent = self.get_object()
         services.agent_submit(agent=agent, user=request.user)
-        agent.refresh_from_db()
-        return Response(AgentDetailSerializer(agent).data)
+        return Response(self._detail(agent))
 
     @extend_schema(request=ReviewDecisionInput, responses={200: ReviewSerializer})
     @action(detail=True, methods=["post"])
@@ -108,13 +118,12 @@ class AgentViewSet(viewsets.ModelViewSet):
     @extend_schema(request=None, responses={200: AgentDetailSerializer})
     @action(detail=True, methods=["post"])
     def activate(self, request, id=None):
-        return Response(AgentDetailSerializer(services.agent_activate(agent=self.get_object(), user=request.user)).data)
+        return Response(self._detail(services.agent_activate(agent=self.get_object(), user=request.user)))
 
     @extend_schema(request=None, responses={200: AgentDetailSerializer})
     @action(detail=True, methods=["post"])
     def deactivate(self, request, id=None):
-        agent = services.agent_deactivate(agent=self.get_object(), user=request.user)
-        return Response(AgentDetailSerializer(agent).data)
+        return Response(self._detail(services.agent_deactivate(agent=self.get_object(), user=request.user)))
 
     @extend_schema(request=ViewInput, responses={200: ViewCountSerializer})
     @action(detail=True, methods=["post"], permission_classes=[permissions.AllowAny])
@@ -190,6 +199,7 @@ class SearchView(viewsets.GenericViewSet):
             raise ValidationError({"q": ["Say what to search for."]})
         if len(query) > 200:
             raise ValidationError({"q": ["At most 200 characters."]})
-        page = self.paginate_queryset(selectors.agent_search(user=request.user, query=query))
+        hits = selectors.agent_search(user=request.user, query=query).only(*SUMMARY_COLUMNS)
+        page = self.paginate_queryset(hits)
         snippets = selectors.search_snippets(agents=page, query=query)
         return self.get_paginated_response(self.get_serializer(page, many=True, context={"snippets": snippets}).data)
