@@ -53,6 +53,18 @@ def agent_visible(*, user=None) -> QuerySet[Agent]:
     return agents.filter(visible)
 
 
+def agent_manageable_by(*, agent: Agent, user) -> bool:
+    """The agent's creator and staff may edit, submit, (de)activate and delete it."""
+    return bool(user and user.is_authenticated and (user.is_staff or agent.created_by_id == user.pk))
+
+
+def agent_reviews_visible_to(*, agent: Agent, user) -> bool:
+    """Review decisions (who, when, why) are shown to the agent's managers and to reviewers."""
+    return agent_manageable_by(agent=agent, user=user) or bool(
+        user and user.is_authenticated and user.has_perm("marketplace.review_agent")
+    )
+
+
 def catalog_counts() -> dict:
     return {
         "agents": Agent.objects.count(),

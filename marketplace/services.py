@@ -14,7 +14,7 @@ from accounts.models import User
 from agenthub.errors import Conflict, InvalidInput, NotPermitted
 from marketplace.choices import AgentStatus, ReviewDecision, VersionStatus
 from marketplace.models import REVIEWED_FIELDS, Agent, AgentReview, AgentVersion, AgentView
-from marketplace.selectors import trending_scores
+from marketplace.selectors import agent_manageable_by, trending_scores
 from marketplace.validation import check_submission
 
 logger = logging.getLogger(__name__)
@@ -40,12 +40,8 @@ def _check_transition(agent: Agent, action: str) -> AgentStatus:
     return target
 
 
-def _can_manage(agent: Agent, user: User) -> bool:
-    return user.is_staff or agent.created_by_id == user.pk
-
-
 def _require_manager(agent: Agent, user: User) -> None:
-    if not _can_manage(agent, user):
+    if not agent_manageable_by(agent=agent, user=user):
         raise NotPermitted("Only the agent's creator or staff may do this.")
 
 

@@ -13,6 +13,7 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
 from agenthub.errors import DomainError, InvalidInput
+from agenthub.web import visitor_session_id
 from marketplace import selectors, services
 from marketplace.choices import AgentStatus, PricingModel
 from marketplace.filters import AgentFilterSet
@@ -62,22 +63,10 @@ def present(agent: Agent, *, snippet: str | None = None) -> Agent:
     return agent
 
 
-def _can_manage(agent: Agent, user) -> bool:
-    # Mirrors the services' rule; the services check it again on every write.
-    return user.is_authenticated and (user.is_staff or agent.created_by_id == user.pk)
-
-
-def _session_id(request) -> str:
-    """The visitor's session key, creating the session (and its cookie) when there is none."""
-    if not request.session.session_key:
-        request.session.save()  # creating it marks it modified, so the middleware sends the cookie
-    return request.session.session_key
-
-
 def _managed_agent(request, slug: str) -> Agent:
     """An agent the user may edit; anyone else's is a 404, as if it did not exist."""
     agent = get_object_or_404(selectors.agent_visible(user=request.user), slug=slug)
-    if not _can_manage(agent, request.user):
+    if not selectors.agent_manageable_by(agent=agent, user=request.user):
         raise Http404("No such agent.")
     return agent
 
@@ -116,8 +105,8 @@ def agent_detail(request, slug: str):
     )
     agent = get_object_or_404(agents, slug=slug)
     user = request.user if request.user.is_authenticated else None
-    _, agent.view_count = services.agent_view_record(agent=agent, session_id=_session_id(request), user=user)
-    can_manage = _can_manage(agent, request.user)
+    _, agent.view_count = services.agent_view_record(agent=agent, session_id=visitor_session_id(request), user=user)
+    can_manage = selectors.agent_manageable_by(agent=agent, user=request.user)
     return render(request, "marketplace/agent_detail.html", {
         "agent": present(agent),
         "can_manage": can_manage,

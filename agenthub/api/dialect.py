@@ -20,8 +20,12 @@ def is_snake_case(path: str) -> bool:
 _SCALARS = (str, int, float, bool, type(None), Decimal, datetime.datetime, datetime.date, uuid.UUID)
 
 
+class CamelCased(dict):
+    """A dict whose keys, and whose values' keys, are already in camelCase."""
+
+
 @lru_cache(maxsize=8192)
-def _camel_key(key: str) -> str:
+def camel_key(key: str) -> str:
     return _SNAKE_PART.sub(lambda match: match.group(1).upper(), key)
 
 
@@ -30,10 +34,12 @@ def to_camel(data):
 
     Every response passes through here, so scalars are passed over without a call.
     """
+    if type(data) is CamelCased:
+        return data
     if isinstance(data, dict):
         opaque = settings.API_OPAQUE_FIELDS
         return {
-            (_camel_key(key) if isinstance(key, str) else key): (
+            (camel_key(key) if isinstance(key, str) else key): (
                 value if isinstance(value, _SCALARS) or key in opaque else to_camel(value)
             )
             for key, value in data.items()

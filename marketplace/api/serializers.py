@@ -1,3 +1,4 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from agenthub.api.serializers import PlannedRepresentation
@@ -70,11 +71,17 @@ class AgentSerializer(AgentSummarySerializer):
 
 
 class AgentDetailSerializer(AgentSerializer):
-    reviews = ReviewSerializer(source="reviews_made", many=True, read_only=True)
+    """The full agent and its review decisions, for its managers and reviewers."""
+
+    reviews = serializers.SerializerMethodField()
 
     class Meta(AgentSerializer.Meta):
         fields = [*AgentSerializer.Meta.fields, "reviews"]
         read_only_fields = fields
+
+    @extend_schema_field(ReviewSerializer(many=True))
+    def get_reviews(self, agent) -> list:
+        return ReviewSerializer(agent.reviews_made.select_related("reviewer", "version"), many=True).data
 
 
 class AgentWriteSerializer(serializers.ModelSerializer):

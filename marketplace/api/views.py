@@ -1,4 +1,3 @@
-from django.db.models import Prefetch
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import permissions, serializers, status, viewsets
 from rest_framework.decorators import action, api_view, permission_classes
@@ -6,6 +5,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from agenthub.api.dialect import is_snake_case
+from agenthub.web import visitor_session_id
 from marketplace import selectors, services
 from marketplace.api.serializers import (
     SUMMARY_COLUMNS,
@@ -19,7 +19,7 @@ from marketplace.api.serializers import (
     ViewInput,
 )
 from marketplace.filters import AgentFilterSet
-from marketplace.models import Agent, AgentReview
+from marketplace.models import Agent
 
 ViewCountSerializer = inline_serializer("ViewCount", {"message": serializers.CharField(),
                                                       "view_count": serializers.IntegerField()})
@@ -38,11 +38,10 @@ class AgentViewSet(viewsets.ModelViewSet):
         return self.action == "list" and not is_snake_case(self.request.path)
 
     def get_queryset(self):
-        if self.action == "retrieve":
-            return self._detail_queryset()
         agents = selectors.agent_visible(user=self.request.user)
         if self._summary_list():
-            agents = agents.only(*SUMMARY_COLUMNS)
+            # Rows, not model instances: the summary reads plain columns (see PlannedRepresentation).
+            agents = agents.values(*SUMMARY_COLUMNS, "creator_username")
         return agents
 
     def filter_queryset(self, queryset):
@@ -58,15 +57,18 @@ class AgentViewSet(viewsets.ModelViewSet):
             return AgentDetailSerializer
         return AgentSummarySerializer if self._summary_list() else AgentSerializer
 
-    def _detail_queryset(self):
-        return selectors.agent_visible(user=self.request.user).prefetch_related(
-            Prefetch("reviews_made", queryset=AgentReview.objects.select_related("reviewer", "version"))
-        )
+    @extend_schema(responses={200: AgentDetailSerializer})
+    def retrieve(self, request, *args, **kwargs):
+        return Response(self._detail(self.get_object()))
 
-    def _detail(self, agent) -> dict:
-        """The agent as it stands after a write, read back the way GET reads it."""
-        agent = self._detail_queryset().get(pk=agent.pk)
-        return AgentDetailSerializer(agent, context=self.get_serializer_context()).data
+    def _detail(self, agent, *, reload: bool = False) -> dict:
+        """One agent with every field; its review decisions only for those allowed to see them."""
+        if reload:  # after a write: read it back the way GET reads it
+            agent = selectors.agent_visible(user=self.request.user).get(pk=agent.pk)
+        context = self.get_serializer_context()
+        if selectors.agent_reviews_visible_to(agent=agent, user=self.request.user):
+            return AgentDetailSerializer(agent, context=context).data
+        return AgentSerializer(agent, context=context).data
 
     def _write(self, request, *, agent=None, partial=False):
         data = AgentWriteSerializer(instance=agent, data=request.data, partial=partial)
@@ -75,7 +77,7 @@ class AgentViewSet(viewsets.ModelViewSet):
             agent = services.agent_create(user=request.user, data=data.validated_data)
         else:
             agent = services.agent_update(agent=agent, user=request.user, data=data.validated_data)
-        return self._detail(agent)
+        return self._detail(agent, reload=True)
 
     @extend_schema(responses={201: AgentDetailSerializer})
     def create(self, request, *args, **kwargs):
@@ -97,7 +99,7 @@ class AgentViewSet(viewsets.ModelViewSet):
     def submit(self, request, id=None):
         agent = self.get_object()
         services.agent_submit(agent=agent, user=request.user)
-        return Response(self._detail(agent))
+        return Response(self._detail(agent, reload=True))
 
     @extend_schema(request=ReviewDecisionInput, responses={200: ReviewSerializer})
     @action(detail=True, methods=["post"])
@@ -118,31 +120,25 @@ class AgentViewSet(viewsets.ModelViewSet):
     @extend_schema(request=None, responses={200: AgentDetailSerializer})
     @action(detail=True, methods=["post"])
     def activate(self, request, id=None):
-        return Response(self._detail(services.agent_activate(agent=self.get_object(), user=request.user)))
+        return Response(self._detail(services.agent_activate(agent=self.get_object(), user=request.user), reload=True))
 
     @extend_schema(request=None, responses={200: AgentDetailSerializer})
     @action(detail=True, methods=["post"])
     def deactivate(self, request, id=None):
-        return Response(self._detail(services.agent_deactivate(agent=self.get_object(), user=request.user)))
+        return Response(
+            self._detail(services.agent_deactivate(agent=self.get_object(), user=request.user), reload=True)
+        )
 
     @extend_schema(request=ViewInput, responses={200: ViewCountSerializer})
     @action(detail=True, methods=["post"], permission_classes=[permissions.AllowAny])
     def view(self, request, id=None):
         data = ViewInput(data=request.data)
         data.is_valid(raise_exception=True)
-        session_id = data.validated_data.get("session_id") or session_key(request)
+        session_id = data.validated_data.get("session_id") or visitor_session_id(request)
         user = request.user if request.user.is_authenticated else None
         counted, count = services.agent_view_record(agent=self.get_object(), session_id=session_id, user=user)
         message = "View recorded." if counted else "Already counted for this session in the last 30 minutes."
         return Response({"message": message, "view_count": count})
-
-
-def session_key(request) -> str:
-    """The client's session id; a session (and its cookie) is created when there is none."""
-    session = request.session
-    if not session.session_key:
-        session.save()
-    return session.session_key
 
 
 def _int_param(request, name: str, default: int, low: int, high: int) -> int:
