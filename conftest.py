@@ -5,10 +5,12 @@ alice and bob are creators; carol is a reviewer; dave is staff (admin); eve is a
 """
 
 import os
+import random
 from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import Group
+from django.core.cache import cache
 from django.db import connection
 from rest_framework.test import APIClient
 
@@ -31,6 +33,14 @@ def _service_markers(request):
         _need(connection.vendor == "postgresql", "PostgreSQL (DATABASE_URL)")
     if request.node.get_closest_marker("redis"):
         _need(bool(os.environ.get("REDIS_URL")), "Redis (REDIS_URL)")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_catalog_cache():
+    # Each test starts from its own database state; cached catalog figures must not leak in.
+    from marketplace.selectors import CATALOG_VERSION_KEY
+
+    cache.set(CATALOG_VERSION_KEY, random.getrandbits(48), timeout=None)
 
 
 @pytest.fixture

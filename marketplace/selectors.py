@@ -6,6 +6,7 @@ from collections import defaultdict
 from datetime import timedelta
 
 from django.contrib.postgres.search import SearchQuery, SearchRank, TrigramWordSimilarity
+from django.core.cache import cache
 from django.db import connection
 from django.db.models import (
     Avg,
@@ -51,6 +52,23 @@ def agent_visible(*, user=None) -> QuerySet[Agent]:
     if user.has_perm("marketplace.review_agent"):
         visible |= ~Q(status=AgentStatus.DRAFT)
     return agents.filter(visible)
+
+
+CATALOG_VERSION_KEY = "catalog:version"
+LISTED_COUNT_TTL = 60
+
+
+def listed_agent_count() -> int:
+    """How many agents the public catalog lists, cached until an agent changes (or a minute passes).
+
+    Counting is linear in the catalog's size, and the unfiltered public list (the home page,
+    the React UI's first call) asks for it on every request. Any saved or deleted agent bumps
+    the catalog version (see marketplace.signals); the TTL covers bulk writes that send no signal.
+    """
+    version = cache.get(CATALOG_VERSION_KEY, 0)
+    return cache.get_or_set(
+        f"catalog:listed-count:{version}", lambda: Agent.objects.filter(LISTED).count(), LISTED_COUNT_TTL
+    )
 
 
 def agent_manageable_by(*, agent: Agent, user) -> bool:

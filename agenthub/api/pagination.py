@@ -16,6 +16,10 @@ class ArrayLimitOffsetPagination(LimitOffsetPagination):
 
     default_limit = 50
     max_limit = 100
+    known_count: int | None = None  # a view that knows the total (e.g. from a cache) sets it
+
+    def get_count(self, queryset) -> int:
+        return self.known_count if self.known_count is not None else super().get_count(queryset)
 
     def _read(self, request, names: tuple[str, ...], default: int, minimum: int) -> int:
         for name in names:

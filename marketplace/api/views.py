@@ -44,11 +44,19 @@ class AgentViewSet(viewsets.ModelViewSet):
             agents = agents.values(*SUMMARY_COLUMNS, "creator_username")
         return agents
 
+    def _filtered(self) -> bool:
+        return bool(self.request.query_params.keys() & AgentFilterSet.base_filters.keys())
+
     def filter_queryset(self, queryset):
         # Filters and ordering shape lists; one agent is looked up by its id alone.
-        if self.action != "list" or not (self.request.query_params.keys() & AgentFilterSet.base_filters.keys()):
+        if self.action != "list" or not self._filtered():
             return queryset  # building a FilterSet costs more than this whole query
         return super().filter_queryset(queryset)
+
+    def paginate_queryset(self, queryset):
+        if not self.request.user.is_authenticated and not self._filtered():
+            self.paginator.known_count = selectors.listed_agent_count()  # the public catalog, unfiltered
+        return super().paginate_queryset(queryset)
 
     def get_serializer_class(self):
         if self.action in ("create", "update", "partial_update"):

@@ -149,3 +149,17 @@ def test_pagination_by_limit_offset_and_skip(api, alice):
     assert slugs(api().get("/api/v1/agents?ordering=name&limit=2&skip=4")) == ["agent-04"]
     last = api().get("/api/agents?ordering=name&limit=2&offset=4")
     assert 'rel="prev"' in last["Link"] and 'rel="next"' not in last["Link"]
+
+
+def test_public_total_follows_catalog_changes(api, alice, make_agent):
+    listed(created_by=alice, slug="first")
+    assert api().get("/api/agents")["X-Total-Count"] == "1"  # now cached
+
+    second = listed(created_by=alice, slug="second")
+    assert api().get("/api/agents")["X-Total-Count"] == "2"
+    second.status = "inactive"
+    second.save()
+    assert api().get("/api/agents")["X-Total-Count"] == "1"
+    make_agent(created_by=alice)  # a draft is not listed
+    assert api().get("/api/agents")["X-Total-Count"] == "1"
+    assert api(alice).get("/api/agents")["X-Total-Count"] == "3"  # alice also sees her own
