@@ -93,6 +93,10 @@ try:
     }
 except ValueError as exc:  # an unknown scheme or a malformed URL
     raise ImproperlyConfigured(f"DATABASE_URL is not a database URL ({exc}).") from None
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Catalog search's typo tolerance: how alike a misspelt word and a word of a name must be
+    # (pg_trgm's word similarity, default 0.6, misses transpositions such as "tranlsator").
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c pg_trgm.word_similarity_threshold=0.4"
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Wait for the write lock instead of failing at once when a request and a task overlap.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20

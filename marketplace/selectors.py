@@ -4,7 +4,9 @@ import html
 import re
 from collections import defaultdict
 from datetime import timedelta
+from functools import lru_cache
 
+import snowballstemmer
 from django.contrib.postgres.search import SearchQuery, SearchRank, TrigramWordSimilarity
 from django.core.cache import cache
 from django.db import connection
@@ -174,11 +176,18 @@ def agent_search(*, user, query: str) -> QuerySet[Agent]:
     agents = agent_visible(user=user)
     if connection.vendor == "postgresql":
         tsquery = SearchQuery(query, search_type="websearch", config="english")
-        # Both conditions are GIN-indexed: the tsvector, and `lower(name) %> q` (pg_trgm's word
-        # similarity above its 0.6 threshold), which is what lets "sumarizer" find "Summarizer".
+        # Both sides are GIN-indexed: the tsvector, and `lower(name) %> word` (pg_trgm's word
+        # similarity above the threshold set in settings) for every word of the query, which is
+        # what lets "sumarizer" find "Summarizer" without "quantum analyst" matching every analyst.
+        words = [word for word in re.findall(r"\w+", query.lower()) if len(word) > 2][:6]
+        fuzzy = Q(pk__in=[])
+        if words:
+            fuzzy = Q()
+            for word in words:
+                fuzzy &= Q(lower_name__trigram_word_similar=word)
         return (
             agents.alias(lower_name=Lower("name"))
-            .filter(Q(search_vector=tsquery) | Q(lower_name__trigram_word_similar=query.lower()))
+            .filter(Q(search_vector=tsquery) | fuzzy)
             .annotate(
                 score=ExpressionWrapper(
                     SearchRank(F("search_vector"), tsquery, weights=[0.1, 0.3, 0.6, 1.0])
@@ -204,33 +213,53 @@ def agent_search(*, user, query: str) -> QuerySet[Agent]:
     return agents.filter(condition).annotate(score=score).order_by("-score", "-rating", "slug")
 
 
-def _to_html(marked: str) -> str:
-    return html.escape(marked).replace(MARK_START, "<mark>").replace(MARK_STOP, "</mark>")
+_STEMMER = snowballstemmer.stemmer("english")  # the same Snowball stemmer as PostgreSQL's 'english'
+_WORD = re.compile(r"\w+")
 
 
-def search_snippets(*, agents: list[Agent], query: str) -> dict:
-    """agent pk -> a short HTML snippet (escaped) with the matched words in <mark>."""
-    if not agents:
-        return {}
-    if connection.vendor == "postgresql":
-        options = f"StartSel={MARK_START}, StopSel={MARK_STOP}, MaxWords=30, MinWords=12, MaxFragments=2"
-        document = " || ' ' || ".join(f"coalesce({field}, '')" for field in ("short_description", "description"))
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT id, ts_headline('english', {document}, websearch_to_tsquery('english', %s), %s) "
-                "FROM marketplace_agent WHERE id = ANY(%s)",
-                [query, options, [agent.pk for agent in agents]],
-            )
-            return {pk: _to_html(text) for pk, text in cursor.fetchall()}
-    words = [re.escape(word) for word in re.findall(r"\w+", query) if len(word) > 1]
-    pattern = re.compile("|".join(words), re.IGNORECASE) if words else None
+@lru_cache(maxsize=50_000)
+def _stem(word: str) -> str:
+    return _STEMMER.stemWord(word.lower())
+
+
+def _matches(word: str, stems: frozenset[str]) -> bool:
+    # A word shares its stem's first two letters; checking that first spares most stemming.
+    return word[:2].lower() in _prefixes(stems) and _stem(word) in stems
+
+
+@lru_cache(maxsize=256)
+def _prefixes(stems: frozenset[str]) -> frozenset[str]:
+    return frozenset(stem[:2] for stem in stems)
+
+
+def _highlight(text: str, stems: frozenset[str]) -> str:
+    """Escaped `text` with every word whose stem is one of `stems` in <mark>."""
+
+    def mark(match: re.Match) -> str:
+        word = match.group(0)
+        return f"{MARK_START}{word}{MARK_STOP}" if _matches(word, stems) else word
+
+    return html.escape(_WORD.sub(mark, text)).replace(MARK_START, "<mark>").replace(MARK_STOP, "</mark>")
+
+
+def search_snippets(*, agents: list, query: str) -> dict:
+    """agent id -> a short HTML snippet (escaped) around the first matched word, matches in <mark>.
+
+    `agents` are model instances or rows from QuerySet.values() (with id, short_description
+    and description). Words match by stem, as full-text search does ("translating" marks
+    "translates").
+    """
+    stems = frozenset(_stem(word) for word in _WORD.findall(query) if len(word) > 1)
     snippets = {}
     for agent in agents:
-        text = " ".join(filter(None, [agent.short_description, agent.description]))
-        match = pattern.search(text) if pattern else None
-        start = max((match.start() if match else 0) - 60, 0)
-        excerpt = text[start:start + 200]
-        if pattern:
-            excerpt = pattern.sub(lambda m: f"{MARK_START}{m.group(0)}{MARK_STOP}", excerpt)
-        snippets[agent.pk] = ("…" if start else "") + _to_html(excerpt)
+        row = agent if isinstance(agent, dict) else vars(agent)
+        text = " ".join(filter(None, [row.get("short_description"), row.get("description")]))
+        first = next(
+            (m.start() for m in _WORD.finditer(text) if _matches(m.group(0), stems)), 0
+        )
+        start = text.find(" ", first - 60) + 1 if first > 60 else 0
+        end = start + 220
+        snippets[row["id"]] = ("…" if start else "") + _highlight(text[start:end], stems) + (
+            "…" if end < len(text) else ""
+        )
     return snippets

@@ -135,11 +135,13 @@ class ViewInput(serializers.Serializer):
     session_id = serializers.CharField(max_length=64, required=False, help_text="Defaults to the session cookie.")
 
 
-class AgentSearchHitSerializer(serializers.ModelSerializer):
+class AgentSearchHitSerializer(PlannedRepresentation, serializers.ModelSerializer):
+    """A search hit: the agent's card fields, its score and an HTML snippet (escaped, <mark>ed)."""
+
     id = serializers.SlugField(source="slug")
     base_price = serializers.DecimalField(source="price_per_use", max_digits=12, decimal_places=4)
     score = serializers.FloatField()
-    snippet = serializers.SerializerMethodField()
+    snippet = serializers.CharField()
 
     class Meta:
         model = Agent
@@ -148,9 +150,6 @@ class AgentSearchHitSerializer(serializers.ModelSerializer):
             "rating", "availability", "status", "score", "snippet",
         ]
 
-    def get_snippet(self, agent) -> str:
-        return self.context.get("snippets", {}).get(agent.pk, "")
-
 
 def _model_columns(serializer_class) -> tuple[str, ...]:
     fields = serializer_class().fields.values()
@@ -158,5 +157,6 @@ def _model_columns(serializer_class) -> tuple[str, ...]:
     return tuple(sorted({field.source for field in fields} & model_fields))
 
 
-# What a list or search page reads from the table (for QuerySet.only()).
+# What a list or search page reads from the table.
 SUMMARY_COLUMNS = _model_columns(AgentSummarySerializer)
+SEARCH_COLUMNS = (*_model_columns(AgentSearchHitSerializer), "description")  # description: for the snippet

@@ -8,6 +8,7 @@ from agenthub.api.dialect import is_snake_case
 from agenthub.web import visitor_session_id
 from marketplace import selectors, services
 from marketplace.api.serializers import (
+    SEARCH_COLUMNS,
     SUMMARY_COLUMNS,
     AgentDetailSerializer,
     AgentSearchHitSerializer,
@@ -203,7 +204,9 @@ class SearchView(viewsets.GenericViewSet):
             raise ValidationError({"q": ["Say what to search for."]})
         if len(query) > 200:
             raise ValidationError({"q": ["At most 200 characters."]})
-        hits = selectors.agent_search(user=request.user, query=query).only(*SUMMARY_COLUMNS)
+        hits = selectors.agent_search(user=request.user, query=query).values(*SEARCH_COLUMNS, "id", "score")
         page = self.paginate_queryset(hits)
         snippets = selectors.search_snippets(agents=page, query=query)
-        return self.get_paginated_response(self.get_serializer(page, many=True, context={"snippets": snippets}).data)
+        for hit in page:
+            hit["snippet"] = snippets[hit["id"]]
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)

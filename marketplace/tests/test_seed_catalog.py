@@ -96,6 +96,38 @@ def test_clear_leaves_other_users_agents_alone(alice, make_agent):
     assert bot_agents().count() == 5
 
 
+def test_clear_also_removes_what_hangs_on_the_agents(carol):
+    from django.utils import timezone
+
+    from marketplace.models import AgentReview, AgentVersion, AgentView
+
+    seed("--count", "5")
+    agent = bot_agents().get(slug="catalog-1")
+    version = AgentVersion.objects.create(agent=agent, number="1.0.0", transport="http",
+                                          pricing_model=agent.pricing_model)
+    AgentReview.objects.create(agent=agent, version=version, reviewer=carol, decision="approved")
+    AgentView.objects.create(agent=agent, session_id="s1", viewed_at=timezone.now())
+    agent.current_version = version
+    agent.save(update_fields=["current_version"])
+
+    output = seed("--count", "3", "--clear")
+
+    assert "cleared 5 rows" in output
+    assert bot_agents().count() == 3
+    assert not AgentVersion.objects.exists() and not AgentReview.objects.exists() and not AgentView.objects.exists()
+
+
+def test_the_public_total_follows_a_reseed(api):
+    seed("--count", "10")
+    first = int(api().get("/api/agents?limit=1")["X-Total-Count"])
+    seed("--count", "30")  # bulk inserts send no post_save: the command tells the catalog's caches itself
+    second = int(api().get("/api/agents?limit=1")["X-Total-Count"])
+    assert second == Agent.objects.filter(is_public=True, status__in=LISTED_STATUSES).count() > first
+    seed("--count", "2", "--clear")
+    assert int(api().get("/api/agents?limit=1")["X-Total-Count"]) == Agent.objects.filter(
+        is_public=True, status__in=LISTED_STATUSES).count()
+
+
 def test_bad_arguments():
     with pytest.raises(CommandError):
         seed("--count", "-1")

@@ -27,10 +27,10 @@ from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 
 from marketplace.choices import AgentStatus, PricingModel, Transport
-from marketplace.models import Agent
+from marketplace.models import Agent, AgentReview, AgentVersion, AgentView
 
 BOT_USERNAME = "catalog-bot"
 SLUG_PREFIX = "catalog-"
@@ -258,6 +258,35 @@ class Numbering:
             agent.slug = f"{UNLISTED_PREFIX}{self.unlisted}"
 
 
+def delete_bot_agents(bot) -> int:
+    """Delete the bot's agents without loading them: a queryset delete() fetches every row to send
+    post_delete signals (minutes for 100,000 agents once a receiver listens)."""
+    agents = Agent.objects.filter(created_by=bot)
+    agents.update(current_version=None)
+    for model in (AgentReview, AgentView, AgentVersion):  # what the catalog itself hangs on an agent
+        model.objects.filter(agent__created_by=bot).delete()
+    try:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                table = connection.ops.quote_name(Agent._meta.db_table)
+                owner = Agent._meta.get_field("created_by").get_db_prep_value(bot.pk, connection)
+                cursor.execute(f"DELETE FROM {table} WHERE created_by_id = %s", [owner])
+                deleted = cursor.rowcount
+            connection.check_constraints()  # foreign keys are deferred: check them now
+    except IntegrityError:  # something else (a hiring, an execution) refers to one: the ORM decides
+        deleted = agents.delete()[0]
+    return deleted
+
+
+def announce_catalog_change() -> None:
+    """bulk_create and the raw delete send no signals: tell the catalog's caches, when there are any."""
+    try:
+        from marketplace.signals import catalog_changed
+    except ImportError:
+        return
+    catalog_changed(sender=Agent)
+
+
 class Command(BaseCommand):
     help = ("Create N synthetic, deterministic catalog agents owned by the catalog-bot user "
             "(listed ones are catalog-1..catalog-L, the rest catalog-unlisted-<n>).")
@@ -288,7 +317,7 @@ class Command(BaseCommand):
         with transaction.atomic():
             bot = catalog_bot()
             if clear:
-                deleted, _ = Agent.objects.filter(created_by=bot).delete()
+                deleted = delete_bot_agents(bot)
                 if verbosity:
                     self.stdout.write(f"cleared {deleted} rows owned by {BOT_USERNAME}")
             numbering = Numbering(bot)
@@ -305,6 +334,7 @@ class Command(BaseCommand):
                     made += stop - start
                     if verbosity >= 2 or (verbosity and made % 20000 == 0):
                         self.stdout.write(f"  {made}/{count} ({time.monotonic() - started:.1f} s)")
+            announce_catalog_change()
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("ANALYZE marketplace_agent")
