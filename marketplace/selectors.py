@@ -67,10 +67,14 @@ def listed_agent_count() -> int:
     the React UI's first call) asks for it on every request. Any saved or deleted agent bumps
     the catalog version (see marketplace.signals); the TTL covers bulk writes that send no signal.
     """
-    version = cache.get(CATALOG_VERSION_KEY, 0)
     return cache.get_or_set(
-        f"catalog:listed-count:{version}", lambda: Agent.objects.filter(LISTED).count(), LISTED_COUNT_TTL
+        f"catalog:listed-count:{catalog_version()}", lambda: Agent.objects.filter(LISTED).count(), LISTED_COUNT_TTL
     )
+
+
+def catalog_version() -> int:
+    """Moves whenever an agent is saved or deleted: part of the key of anything cached about the catalog."""
+    return cache.get(CATALOG_VERSION_KEY, 0)
 
 
 def agent_manageable_by(*, agent: Agent, user) -> bool:
@@ -176,24 +180,26 @@ def agent_search(*, user, query: str) -> QuerySet[Agent]:
     agents = agent_visible(user=user)
     if connection.vendor == "postgresql":
         tsquery = SearchQuery(query, search_type="websearch", config="english")
-        # Both sides are GIN-indexed: the tsvector, and `lower(name) %> word` (pg_trgm's word
-        # similarity above the threshold set in settings) for every word of the query, which is
-        # what lets "sumarizer" find "Summarizer" without "quantum analyst" matching every analyst.
+        matches = agents.filter(search_vector=tsquery)
+        if matches.exists():
+            # Ranked by the weighted tsvector: name (A) above descriptions, tags, skills, domain.
+            return matches.annotate(
+                score=SearchRank(F("search_vector"), tsquery, weights=[0.1, 0.3, 0.6, 1.0])
+            ).order_by("-score", "-rating", "slug")
+        # Nothing matched word for word: tolerate typos in names. Every word of the query must be
+        # like a word of the name (`lower(name) %> word`, pg_trgm's word similarity above the
+        # threshold set in settings; GIN-indexed), so "sumarizer" finds "Summarizer".
         words = [word for word in re.findall(r"\w+", query.lower()) if len(word) > 2][:6]
-        fuzzy = Q(pk__in=[])
-        if words:
-            fuzzy = Q()
-            for word in words:
-                fuzzy &= Q(lower_name__trigram_word_similar=word)
+        if not words:
+            return agents.none()
+        fuzzy = Q()
+        for word in words:
+            fuzzy &= Q(lower_name__trigram_word_similar=word)
         return (
             agents.alias(lower_name=Lower("name"))
-            .filter(Q(search_vector=tsquery) | fuzzy)
+            .filter(fuzzy)
             .annotate(
-                score=ExpressionWrapper(
-                    SearchRank(F("search_vector"), tsquery, weights=[0.1, 0.3, 0.6, 1.0])
-                    + TrigramWordSimilarity(query.lower(), Lower("name")) * Value(0.5),
-                    output_field=FloatField(),
-                )
+                score=ExpressionWrapper(TrigramWordSimilarity(query.lower(), Lower("name")), output_field=FloatField())
             )
             .order_by("-score", "-rating", "slug")
         )

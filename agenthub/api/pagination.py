@@ -18,6 +18,10 @@ class ArrayLimitOffsetPagination(LimitOffsetPagination):
     max_limit = 100
     known_count: int | None = None  # a view that knows the total (e.g. from a cache) sets it
 
+    def describe(self, request, *, count: int, limit: int, offset: int) -> None:
+        """Set up the headers of a page whose rows the view already has (e.g. from a cache)."""
+        self.request, self.count, self.limit, self.offset = request, count, limit, offset
+
     def get_count(self, queryset) -> int:
         return self.known_count if self.known_count is not None else super().get_count(queryset)
 

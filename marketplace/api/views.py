@@ -1,3 +1,4 @@
+from django.core.cache import cache
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import permissions, serializers, status, viewsets
 from rest_framework.decorators import action, api_view, permission_classes
@@ -21,6 +22,8 @@ from marketplace.api.serializers import (
 )
 from marketplace.filters import AgentFilterSet
 from marketplace.models import Agent
+
+PUBLIC_PAGE_TTL = 5  # seconds
 
 ViewCountSerializer = inline_serializer("ViewCount", {"message": serializers.CharField(),
                                                       "view_count": serializers.IntegerField()})
@@ -54,10 +57,31 @@ class AgentViewSet(viewsets.ModelViewSet):
             return queryset  # building a FilterSet costs more than this whole query
         return super().filter_queryset(queryset)
 
+    def _public_catalog(self) -> bool:
+        """The unfiltered catalog as anyone sees it: the busiest read there is."""
+        return self.action == "list" and not self.request.user.is_authenticated and not self._filtered()
+
     def paginate_queryset(self, queryset):
-        if not self.request.user.is_authenticated and not self._filtered():
-            self.paginator.known_count = selectors.listed_agent_count()  # the public catalog, unfiltered
+        if self._public_catalog():
+            self.paginator.known_count = selectors.listed_agent_count()
         return super().paginate_queryset(queryset)
+
+    def list(self, request, *args, **kwargs):
+        if not self._public_catalog() or request.accepted_renderer.format != "json":
+            return super().list(request, *args, **kwargs)
+        # Its pages are shared by every visitor for a few seconds; any saved agent moves the
+        # catalog version and so starts new pages at once. Counters that change without a save
+        # (views, trending) may show up to PUBLIC_PAGE_TTL seconds late.
+        paginator = self.paginator
+        limit, offset = paginator.get_limit(request), paginator.get_offset(request)
+        key = f"catalog:page:{selectors.catalog_version()}:{request.path}:{limit}:{offset}"
+        page = cache.get(key)
+        if page is None:
+            page = self.get_serializer(self.paginate_queryset(self.get_queryset()), many=True).data
+            cache.set(key, page, PUBLIC_PAGE_TTL)
+        else:
+            paginator.describe(request, count=selectors.listed_agent_count(), limit=limit, offset=offset)
+        return paginator.get_paginated_response(page)
 
     def get_serializer_class(self):
         if self.action in ("create", "update", "partial_update"):

@@ -157,9 +157,12 @@ def test_public_total_follows_catalog_changes(api, alice, make_agent):
 
     second = listed(created_by=alice, slug="second")
     assert api().get("/api/agents")["X-Total-Count"] == "2"
+    assert slugs(api().get("/api/agents")) == ["second", "first"]
     second.status = "inactive"
     second.save()
     assert api().get("/api/agents")["X-Total-Count"] == "1"
+    assert slugs(api().get("/api/agents")) == ["first"]  # the shared public page moved on too
+    assert slugs(api().get("/api/v1/agents")) == ["first"]
     make_agent(created_by=alice)  # a draft is not listed
     assert api().get("/api/agents")["X-Total-Count"] == "1"
     assert api(alice).get("/api/agents")["X-Total-Count"] == "3"  # alice also sees her own
