@@ -207,7 +207,20 @@ class ApproveForm(forms.Form):
     )
 
 
-class AgentReviewInline(admin.TabularInline):
+class NoWrites:
+    """For records only services write (versions, decisions, views): shown, never edited here."""
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class AgentReviewInline(NoWrites, admin.TabularInline):
     """The decisions recorded on this agent, newest first. Made only by the approve/reject services."""
 
     model = AgentReview
@@ -230,17 +243,9 @@ class AgentReviewInline(admin.TabularInline):
     def version_number(self, review: AgentReview) -> str:
         return _admin_link(review.version, review.version.number)
 
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
-class AgentVersionInline(admin.TabularInline):
+class AgentVersionInline(NoWrites, admin.TabularInline):
     """Every version submitted for review; each is frozen once submitted."""
 
     model = AgentVersion
@@ -267,14 +272,6 @@ class AgentVersionInline(admin.TabularInline):
     def pricing(self, version: AgentVersion) -> str:
         return _price(version.pricing_model, version.price_per_use, version.monthly_price)
 
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(Agent)
@@ -685,17 +682,8 @@ class AgentAdmin(admin.ModelAdmin):
 # --- The records behind the queue ---------------------------------------------
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(NoWrites, admin.ModelAdmin):
     """Records written only by services: staff look, nobody edits here."""
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(AgentVersion)
