@@ -25,6 +25,7 @@ from django.db.models import (
     Sum,
     Value,
     When,
+    Window,
 )
 from django.db.models.functions import Coalesce, Lower, TruncHour
 from django.utils import timezone
@@ -175,38 +176,35 @@ SEARCH_FIELDS = ("name", "short_description", "description", "problem_statement"
 MARK_START, MARK_STOP = "\x02", "\x03"  # never in text; turned into <mark> after escaping
 
 
-def agent_search(*, user, query: str) -> QuerySet[Agent]:
-    """Visible agents matching `query`, best first (annotated with `score`)."""
+def _search_candidates(*, user, query: str):
+    """The ways `query` can match, in order of preference; each ranked best first (`score`)."""
     agents = agent_visible(user=user)
     if connection.vendor == "postgresql":
         tsquery = SearchQuery(query, search_type="websearch", config="english")
-        matches = agents.filter(search_vector=tsquery)
-        if matches.exists():
-            # Ranked by the weighted tsvector: name (A) above descriptions, tags, skills, domain.
-            return matches.annotate(
-                score=SearchRank(F("search_vector"), tsquery, weights=[0.1, 0.3, 0.6, 1.0])
-            ).order_by("-score", "-rating", "slug")
+        # Ranked by the weighted tsvector: name (A) above descriptions, tags, skills, domain.
+        yield agents.filter(search_vector=tsquery).annotate(
+            score=SearchRank(F("search_vector"), tsquery, weights=[0.1, 0.3, 0.6, 1.0])
+        ).order_by("-score", "-rating", "slug")
         # Nothing matched word for word: tolerate typos in names. Every word of the query must be
         # like a word of the name (`lower(name) %> word`, pg_trgm's word similarity above the
         # threshold set in settings; GIN-indexed), so "sumarizer" finds "Summarizer".
         words = [word for word in re.findall(r"\w+", query.lower()) if len(word) > 2][:6]
-        if not words:
-            return agents.none()
-        fuzzy = Q()
-        for word in words:
-            fuzzy &= Q(lower_name__trigram_word_similar=word)
-        return (
-            agents.alias(lower_name=Lower("name"))
-            .filter(fuzzy)
-            .annotate(
-                score=ExpressionWrapper(TrigramWordSimilarity(query.lower(), Lower("name")), output_field=FloatField())
+        if words:
+            fuzzy = Q()
+            for word in words:
+                fuzzy &= Q(lower_name__trigram_word_similar=word)
+            similarity = TrigramWordSimilarity(query.lower(), Lower("name"))
+            yield (
+                agents.alias(lower_name=Lower("name"))
+                .filter(fuzzy)
+                .annotate(score=ExpressionWrapper(similarity, output_field=FloatField()))
+                .order_by("-score", "-rating", "slug")
             )
-            .order_by("-score", "-rating", "slug")
-        )
+        return
     # SQLite: every word must appear somewhere; a hit in the name counts most.
     words = [word for word in re.findall(r"\w+", query.lower()) if len(word) > 1][:8]
     if not words:
-        return agents.none()
+        return
     condition, score = Q(), Value(0, output_field=IntegerField())
     for word in words:
         any_field = Q()
@@ -216,7 +214,29 @@ def agent_search(*, user, query: str) -> QuerySet[Agent]:
         score = score + Case(When(name__icontains=word, then=Value(3)), default=Value(0)) + Case(
             When(short_description__icontains=word, then=Value(1)), default=Value(0)
         )
-    return agents.filter(condition).annotate(score=score).order_by("-score", "-rating", "slug")
+    yield agents.filter(condition).annotate(score=score).order_by("-score", "-rating", "slug")
+
+
+def agent_search(*, user, query: str) -> QuerySet[Agent]:
+    """Visible agents matching `query`, best first (annotated with `score`)."""
+    for hits in _search_candidates(user=user, query=query):
+        if hits.exists():
+            return hits
+    return agent_visible(user=user).none()
+
+
+def agent_search_page(*, user, query: str, columns, limit: int, offset: int) -> tuple[list[dict], int]:
+    """One page of hits (rows of `columns`, `id` and `score`) and the total number of hits.
+
+    The total rides along as a window count, so a page usually costs one query.
+    """
+    for hits in _search_candidates(user=user, query=query):
+        rows = list(hits.values(*columns, "id", "score").annotate(total=Window(Count("pk")))[offset : offset + limit])
+        if rows:
+            return rows, rows[0]["total"]
+        if offset and (total := hits.count()):
+            return [], total  # past the last page of hits that do exist
+    return [], 0
 
 
 _STEMMER = snowballstemmer.stemmer("english")  # the same Snowball stemmer as PostgreSQL's 'english'

@@ -228,9 +228,13 @@ class SearchView(viewsets.GenericViewSet):
             raise ValidationError({"q": ["Say what to search for."]})
         if len(query) > 200:
             raise ValidationError({"q": ["At most 200 characters."]})
-        hits = selectors.agent_search(user=request.user, query=query).values(*SEARCH_COLUMNS, "id", "score")
-        page = self.paginate_queryset(hits)
+        paginator = self.paginator
+        limit, offset = paginator.get_limit(request), paginator.get_offset(request)
+        page, total = selectors.agent_search_page(
+            user=request.user, query=query, columns=SEARCH_COLUMNS, limit=limit, offset=offset
+        )
         snippets = selectors.search_snippets(agents=page, query=query)
         for hit in page:
             hit["snippet"] = snippets[hit["id"]]
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+        paginator.describe(request, count=total, limit=limit, offset=offset)
+        return paginator.get_paginated_response(self.get_serializer(page, many=True).data)

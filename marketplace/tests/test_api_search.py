@@ -91,3 +91,10 @@ def test_search_vector_follows_edits(api, alice, catalog):
 @pytest.mark.postgres
 def test_list_search_filter_uses_full_text(api, catalog):
     assert [a["id"] for a in api().get("/api/agents?search=invoices").json()] == ["invoice-reader"]
+
+
+def test_a_page_past_the_hits_is_empty_but_keeps_the_total(api, catalog):
+    response = api().get("/api/search?q=summary&limit=1&offset=5")
+    assert response.json() == [] and response["X-Total-Count"] == "2"
+    second = api().get("/api/search?q=summary&limit=1&offset=1")
+    assert len(second.json()) == 1 and 'rel="prev"' in second["Link"]
