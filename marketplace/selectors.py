@@ -37,16 +37,18 @@ from marketplace.models import Agent, AgentView
 LISTED = Q(is_public=True, status__in=LISTED_STATUSES)
 
 
+# The creator's username rides along as a column (a subquery, not a join, so that counting
+# the catalog for pagination stays an index-only scan). Built once; querysets copy it.
+_CREATOR_USERNAME = Subquery(User.objects.filter(pk=OuterRef("created_by_id")).values("username")[:1])
+
+
 def agent_visible(*, user=None) -> QuerySet[Agent]:
     """The agents `user` may see; for anyone else they do not exist (404).
 
     Everyone sees listed agents; creators also see their own; reviewers also see every
     agent that has been submitted (drafts stay private); staff see all.
     """
-    # The creator's username rides along as a column (a subquery, not a join, so that
-    # counting the catalog for pagination stays an index-only scan).
-    creator = User.objects.filter(pk=OuterRef("created_by_id")).values("username")[:1]
-    agents = Agent.objects.annotate(creator_username=Subquery(creator))
+    agents = Agent.objects.annotate(creator_username=_CREATOR_USERNAME)
     if user is None or not user.is_authenticated:
         return agents.filter(LISTED)
     if user.is_staff:
@@ -248,14 +250,12 @@ def _stem(word: str) -> str:
     return _STEMMER.stemWord(word.lower())
 
 
-def _matches(word: str, stems: frozenset[str]) -> bool:
-    # A word shares its stem's first two letters; checking that first spares most stemming.
-    return word[:2].lower() in _prefixes(stems) and _stem(word) in stems
-
-
 @lru_cache(maxsize=256)
-def _prefixes(stems: frozenset[str]) -> frozenset[str]:
-    return frozenset(stem[:2] for stem in stems)
+def _candidates(stems: frozenset[str]) -> re.Pattern:
+    """Words that may have one of `stems`: a word starts with its stem's first two letters,
+    so only those need stemming."""
+    prefixes = sorted({re.escape(stem[:2]) for stem in stems}) or ["(?!)"]
+    return re.compile(r"\b(?:" + "|".join(prefixes) + r")\w*", re.IGNORECASE)
 
 
 def _highlight(text: str, stems: frozenset[str]) -> str:
@@ -263,9 +263,10 @@ def _highlight(text: str, stems: frozenset[str]) -> str:
 
     def mark(match: re.Match) -> str:
         word = match.group(0)
-        return f"{MARK_START}{word}{MARK_STOP}" if _matches(word, stems) else word
+        return f"{MARK_START}{word}{MARK_STOP}" if _stem(word) in stems else word
 
-    return html.escape(_WORD.sub(mark, text)).replace(MARK_START, "<mark>").replace(MARK_STOP, "</mark>")
+    marked = _candidates(stems).sub(mark, text)
+    return html.escape(marked).replace(MARK_START, "<mark>").replace(MARK_STOP, "</mark>")
 
 
 def search_snippets(*, agents: list, query: str) -> dict:
@@ -280,9 +281,7 @@ def search_snippets(*, agents: list, query: str) -> dict:
     for agent in agents:
         row = agent if isinstance(agent, dict) else vars(agent)
         text = " ".join(filter(None, [row.get("short_description"), row.get("description")]))
-        first = next(
-            (m.start() for m in _WORD.finditer(text) if _matches(m.group(0), stems)), 0
-        )
+        first = next((m.start() for m in _candidates(stems).finditer(text) if _stem(m.group(0)) in stems), 0)
         start = text.find(" ", first - 60) + 1 if first > 60 else 0
         end = start + 220
         snippets[row["id"]] = ("…" if start else "") + _highlight(text[start:end], stems) + (
