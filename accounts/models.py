@@ -34,11 +34,3 @@ class User(AbstractUser):
 
     def get_short_name(self) -> str:
         return self.username
-
-    @property
-    def last_login_at(self):
-        return self.last_login
-
-    @property
-    def is_reviewer(self) -> bool:
-        return self.has_perm("marketplace.review_agent")

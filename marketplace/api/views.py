@@ -137,17 +137,17 @@ class AgentViewSet(viewsets.ModelViewSet):
     @extend_schema(request=ReviewDecisionInput, responses={200: ReviewSerializer})
     @action(detail=True, methods=["post"])
     def approve(self, request, id=None):
-        data = ReviewDecisionInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        review = services.agent_approve(agent=self.get_object(), reviewer=request.user, **data.validated_data)
-        return Response(ReviewSerializer(review).data)
+        return self._decide(request, services.agent_approve)
 
     @extend_schema(request=ReviewDecisionInput, responses={200: ReviewSerializer})
     @action(detail=True, methods=["post"])
     def reject(self, request, id=None):
+        return self._decide(request, services.agent_reject)
+
+    def _decide(self, request, decision) -> Response:
         data = ReviewDecisionInput(data=request.data)
         data.is_valid(raise_exception=True)
-        review = services.agent_reject(agent=self.get_object(), reviewer=request.user, **data.validated_data)
+        review = decision(agent=self.get_object(), reviewer=request.user, **data.validated_data)
         return Response(ReviewSerializer(review).data)
 
     @extend_schema(request=None, responses={200: AgentDetailSerializer})

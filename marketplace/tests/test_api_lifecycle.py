@@ -172,7 +172,11 @@ def test_only_owner_or_staff_edit_and_delete(api, alice, bob, dave):
     agent = listed(created_by=alice)
     assert api(bob).patch(f"/api/agents/{agent.slug}", {"name": "Hijacked"}, format="json").status_code == 403
     assert api(bob).delete(f"/api/agents/{agent.slug}").status_code == 403
+    agent.refresh_from_db()
+    assert agent.name != "Hijacked"
     assert api(dave).patch(f"/api/agents/{agent.slug}", {"name": "Staff edit"}, format="json").status_code == 200
+    agent.refresh_from_db()
+    assert agent.name == "Staff edit" and agent.updated_by == dave
 
 
 def test_delete_removes_unused_agent_but_deactivates_one_that_ran(api, alice, make_agent):
