@@ -144,6 +144,18 @@ CELERY_BEAT_SCHEDULE = {
         "task": "marketplace.tasks.refresh_trending_scores",
         "schedule": timedelta(minutes=10),
     },
+    "marketplace-expire-hirings": {
+        "task": "marketplace.tasks.expire_hirings",
+        "schedule": timedelta(minutes=5),
+    },
+    "orchestration-check-agent-health": {
+        "task": "orchestration.tasks.check_all_agents_health",
+        "schedule": timedelta(seconds=env_int("AGENT_HEALTH_CHECK_SECONDS", 60)),
+    },
+    "orchestration-sweep-executions": {
+        "task": "orchestration.tasks.sweep_executions",
+        "schedule": timedelta(seconds=30),
+    },
 }
 
 # --- Auth ---------------------------------------------------------------------
@@ -210,6 +222,20 @@ CORS_EXPOSE_HEADERS = ["X-Total-Count", "Link", "X-Request-ID"]
 # Hosts that outbound agent calls may reach even though they resolve to internal
 # addresses (the demo agents in development and tests). Empty in production.
 AGENT_ALLOWED_INTERNAL_HOSTS = env_list("AGENT_ALLOWED_INTERNAL_HOSTS", ["127.0.0.1", "localhost"] if DEBUG else [])
+# Where `manage.py run_demo_agents` serves the demo HTTP agents; seed_demo registers them there.
+DEMO_AGENTS_URL = env_str("DEMO_AGENTS_URL", "http://127.0.0.1:8700").rstrip("/")
+
+# --- Executions ---------------------------------------------------------------
+# One run may take this long end to end, all tries included; a run still marked running
+# EXECUTION_LEASE_GRACE_SECONDS after that lost its worker, and the sweeper tries it again
+# (with the same idempotency key) or fails it.
+EXECUTION_TIMEOUT_SECONDS = env_int("EXECUTION_TIMEOUT_SECONDS", 120)
+EXECUTION_LEASE_GRACE_SECONDS = env_int("EXECUTION_LEASE_GRACE_SECONDS", 30)
+EXECUTION_MAX_ATTEMPTS = env_int("EXECUTION_MAX_ATTEMPTS", 3)
+EXECUTION_RETRY_BACKOFF_SECONDS = env_decimal("EXECUTION_RETRY_BACKOFF_SECONDS", "0.5")
+EXECUTION_MAX_WAIT_SECONDS = 30  # ?wait=N on the execute endpoint
+AGENT_HEALTH_FAILURES_UNAVAILABLE = 3  # consecutive failed checks before an agent is marked unavailable
+AGENT_HEALTH_HISTORY = 60  # checks kept per agent
 
 # --- Money and Stripe ---------------------------------------------------------
 PLATFORM_FEE_PERCENT = env_decimal("PLATFORM_FEE_PERCENT", "10")
@@ -243,8 +269,9 @@ REST_FRAMEWORK = {
 }
 # Contents of these fields are user data (JSON Schemas, free-form config): their keys
 # are never rewritten between camelCase and snake_case.
+# Values that belong to agents and users, passed through in both dialects without renaming keys.
 API_OPAQUE_FIELDS = ("config_schema", "configSchema", "preferences", "input_data", "inputData",
-                     "output_data", "outputData", "config")
+                     "output_data", "outputData", "config", "input", "output", "payload", "result")
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=5),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=7),

@@ -73,6 +73,9 @@ class Agent(models.Model):
     endpoint_url = models.URLField(max_length=500, blank=True)
     avg_response_time = models.PositiveIntegerField(default=0, help_text="Milliseconds.")
     availability = models.BooleanField(default=True)
+    jobs_failed = models.PositiveIntegerField(default=0, help_text="Runs that ended failed or timed out.")
+    health_failures = models.PositiveSmallIntegerField(default=0, help_text="Consecutive failed health checks.")
+    health_checked_at = models.DateTimeField(null=True, blank=True)
 
     # Analytics, kept up to date by services and a periodic job.
     view_count = models.PositiveIntegerField(default=0)
@@ -119,6 +122,12 @@ class Agent(models.Model):
     @property
     def is_listed(self) -> bool:
         return self.is_public and self.status in (AgentStatus.APPROVED, AgentStatus.ACTIVE)
+
+    @property
+    def success_rate(self) -> float | None:
+        """Completed runs over finished runs (cancelled ones aside); None before the first."""
+        finished = self.jobs_completed + self.jobs_failed
+        return round(self.jobs_completed / finished, 4) if finished else None
 
 
 class AgentVersion(models.Model):
@@ -186,3 +195,69 @@ class AgentView(models.Model):
 
     def __str__(self) -> str:
         return f"{self.agent_id} @ {self.viewed_at:%Y-%m-%d %H:%M}"
+
+
+class AgentPackage(models.Model):
+    """An uploaded Python package (zip) of a hosted agent, kept in the database so every worker can run it."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="packages")
+    sha256 = models.CharField(max_length=64)
+    size = models.PositiveIntegerField()
+    filename = models.CharField(max_length=255, blank=True)
+    content = models.BinaryField()
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["agent", "sha256"], name="agentpackage_agent_sha256_uniq")]
+
+    def __str__(self) -> str:
+        return f"{self.agent_id} {self.sha256[:12]}"
+
+
+class Hiring(models.Model):
+    """A user's engagement of an agent (seed 002's hirings), with the config they run it with."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        EXPIRED = "expired", "Expired"
+        CANCELLED = "cancelled", "Cancelled"
+        SUSPENDED = "suspended", "Suspended"
+
+    class BillingCycle(models.TextChoices):
+        PER_USE = "per_use", "Per use"
+        MONTHLY = "monthly", "Monthly"
+        LIFETIME = "lifetime", "Lifetime"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    agent = models.ForeignKey(Agent, on_delete=models.PROTECT, related_name="hirings")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="hirings")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
+    hired_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="Empty for a hiring that does not expire.")
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    config = models.JSONField(default=dict, blank=True)
+    billing_cycle = models.CharField(max_length=20, choices=BillingCycle.choices, default=BillingCycle.PER_USE)
+    next_billing_date = models.DateTimeField(null=True, blank=True)
+    total_executions = models.PositiveIntegerField(default=0)
+    last_executed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-hired_at"]
+        indexes = [
+            models.Index(fields=["user", "-hired_at"], name="hiring_user_idx"),
+            models.Index(fields=["status", "expires_at"], name="hiring_expiry_idx"),
+        ]
+        constraints = [
+            # One live engagement per user and agent: hiring again while active is a 409.
+            models.UniqueConstraint(
+                fields=["user", "agent"], condition=Q(status="active"), name="hiring_one_active_per_agent"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} hires {self.agent_id} ({self.status})"

@@ -1,0 +1,140 @@
+import secrets
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+def new_execution_id() -> str:
+    return f"exec_{secrets.token_hex(12)}"
+
+
+class ExecutionStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+    TIMEOUT = "timeout", "Timed out"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+TERMINAL_STATUSES = (
+    ExecutionStatus.COMPLETED,
+    ExecutionStatus.FAILED,
+    ExecutionStatus.TIMEOUT,
+    ExecutionStatus.CANCELLED,
+)
+
+
+class Execution(models.Model):
+    """One run of one agent version (seed 002's executions), from queueing to a terminal state."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    execution_id = models.CharField(max_length=64, unique=True, default=new_execution_id, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="executions")
+    agent = models.ForeignKey("marketplace.Agent", on_delete=models.PROTECT, related_name="executions")
+    version = models.ForeignKey(
+        "marketplace.AgentVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="executions",
+        help_text="What ran: the agent's current version when the run was asked for.",
+    )
+    hiring = models.ForeignKey(
+        "marketplace.Hiring", null=True, blank=True, on_delete=models.SET_NULL, related_name="executions"
+    )
+    status = models.CharField(
+        max_length=20, choices=ExecutionStatus.choices, default=ExecutionStatus.PENDING, db_index=True
+    )
+    input = models.JSONField(default=dict)
+    config = models.JSONField(default=dict, blank=True, help_text="The hiring's config at the time of the run.")
+    output = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    error_code = models.CharField(max_length=50, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    lease_expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="A running execution not finished by then lost its worker."
+    )
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    attempt_count = models.PositiveSmallIntegerField(default=0)
+    cpu_usage = models.FloatField(null=True, blank=True, help_text="CPU seconds (hosted agents).")
+    memory_usage = models.FloatField(null=True, blank=True, help_text="Peak memory in MB (hosted agents).")
+    disk_usage = models.FloatField(null=True, blank=True, help_text="Disk written in MB (hosted agents).")
+    cost = models.DecimalField(
+        max_digits=12, decimal_places=4, null=True, blank=True, help_text="What the agent reported the run cost."
+    )
+    session_id = models.CharField(max_length=64, blank=True, help_text="Seed 002's acp_session_id.")
+    idempotency_key = models.CharField(max_length=255, null=True, blank=True)
+    request_hash = models.CharField(max_length=64, blank=True)
+    source = models.CharField(max_length=20, default="api", help_text="api, invoke, hubchat...")
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["user", "-created_at"], name="execution_user_idx"),
+            models.Index(fields=["agent", "-created_at"], name="execution_agent_idx"),
+            models.Index(fields=["lease_expires_at"], name="execution_lease_idx", condition=Q(status="running")),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "idempotency_key"], condition=Q(idempotency_key__isnull=False),
+                name="execution_idempotency_uniq",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.execution_id
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+
+class ExecutionAttempt(models.Model):
+    """One try at calling the agent for an execution."""
+
+    class Outcome(models.TextChoices):
+        RUNNING = "running", "Running"
+        COMPLETED = "completed", "Completed"
+        FAILED = "failed", "Failed"
+        TRANSIENT = "transient_error", "Transient error"
+        TIMEOUT = "timeout", "Timed out"
+        WORKER_LOST = "worker_lost", "Worker lost"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="attempts")
+    number = models.PositiveSmallIntegerField()
+    outcome = models.CharField(max_length=20, choices=Outcome.choices, default=Outcome.RUNNING)
+    error = models.TextField(blank=True)
+    worker = models.CharField(max_length=255, blank=True)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["execution", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["execution", "number"], name="attempt_execution_number_uniq")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.execution_id} #{self.number} {self.outcome}"
+
+
+class HealthCheck(models.Model):
+    """One probe of an agent's health endpoint (or Agent Card) by the monitor."""
+
+    id = models.BigAutoField(primary_key=True)
+    agent = models.ForeignKey("marketplace.Agent", on_delete=models.CASCADE, related_name="health_checks")
+    checked_at = models.DateTimeField(auto_now_add=True)
+    ok = models.BooleanField()
+    response_ms = models.PositiveIntegerField(null=True, blank=True)
+    load = models.FloatField(null=True, blank=True)
+    detail = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-checked_at"]
+        indexes = [models.Index(fields=["agent", "-checked_at"], name="healthcheck_agent_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.agent_id} {'ok' if self.ok else 'down'} @ {self.checked_at:%H:%M:%S}"
