@@ -222,6 +222,13 @@ CORS_EXPOSE_HEADERS = ["X-Total-Count", "Link", "X-Request-ID"]
 # Hosts that outbound agent calls may reach even though they resolve to internal
 # addresses (the demo agents in development and tests). Empty in production.
 AGENT_ALLOWED_INTERNAL_HOSTS = env_list("AGENT_ALLOWED_INTERNAL_HOSTS", ["127.0.0.1", "localhost"] if DEBUG else [])
+# Outbound agent calls (orchestration/outbound.py): seconds to connect, seconds one read may wait,
+# and the largest reply read. Each call also has a total deadline that no read outlives.
+AGENT_CONNECT_TIMEOUT = float(env_decimal("AGENT_CONNECT_TIMEOUT", "5"))
+AGENT_READ_TIMEOUT = float(env_decimal("AGENT_READ_TIMEOUT", "30"))
+if AGENT_CONNECT_TIMEOUT <= 0 or AGENT_READ_TIMEOUT <= 0:
+    raise ImproperlyConfigured("AGENT_CONNECT_TIMEOUT and AGENT_READ_TIMEOUT must be positive numbers of seconds.")
+AGENT_MAX_RESPONSE_BYTES = env_int("AGENT_MAX_RESPONSE_BYTES", 1024 * 1024, minimum=1024)
 # Where `manage.py run_demo_agents` serves the demo HTTP agents; seed_demo registers them there.
 DEMO_AGENTS_URL = env_str("DEMO_AGENTS_URL", "http://127.0.0.1:8700").rstrip("/")
 
@@ -278,6 +285,11 @@ SIMPLE_JWT = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "AgentHub API",
+    "ENUM_NAME_OVERRIDES": {
+        "AgentStatusEnum": "marketplace.choices.AgentStatus",
+        "ExecutionStatusEnum": "orchestration.models.ExecutionStatus",
+        "HiringStatusEnum": "marketplace.models.Hiring.Status",
+    },
     "DESCRIPTION": "The AgentHub marketplace API. Paths under /api/ speak camelCase; "
     "the same resources under /api/v1/ speak snake_case.",
     "VERSION": VERSION,

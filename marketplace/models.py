@@ -18,6 +18,9 @@ REVIEWED_FIELDS = (
     "code_hash", "pricing_model", "price_per_use", "monthly_price",
 )
 
+# Words in /api/agents/<word> that are routes, not agents.
+RESERVED_SLUGS = frozenset({"register", "new", "search"})
+
 
 class Agent(models.Model):
     """An agent in the catalog: seed 000's catalog fields, seed 002's technical fields, seed 004's market fields."""
@@ -52,6 +55,9 @@ class Agent(models.Model):
     requirements = models.JSONField(default=list, blank=True)
     config_schema = models.JSONField(default=dict, blank=True)
     code_hash = models.CharField(max_length=64, blank=True)
+    protocol_version = models.CharField(
+        max_length=20, blank=True, help_text="A2A agents: the protocol version their Agent Card declares."
+    )
     tags = models.JSONField(default=list, blank=True)
     pricing_model = models.CharField(max_length=20, choices=PricingModel.choices, default=PricingModel.FREE)
     price_per_use = models.DecimalField(**MONEY)

@@ -1,5 +1,6 @@
 """Writes to the catalog: creating and editing agents, the review lifecycle, views, trending."""
 
+import hashlib
 import logging
 from datetime import timedelta
 from decimal import Decimal
@@ -12,10 +13,18 @@ from django.utils.text import slugify
 
 from accounts.models import User
 from agenthub.errors import Conflict, InvalidInput, NotPermitted
-from marketplace.choices import AgentStatus, ReviewDecision, VersionStatus
-from marketplace.models import REVIEWED_FIELDS, Agent, AgentReview, AgentVersion, AgentView
+from marketplace.choices import AgentStatus, ReviewDecision, Transport, VersionStatus
+from marketplace.models import (
+    RESERVED_SLUGS,
+    REVIEWED_FIELDS,
+    Agent,
+    AgentPackage,
+    AgentReview,
+    AgentVersion,
+    AgentView,
+)
 from marketplace.selectors import agent_manageable_by, trending_scores
-from marketplace.validation import check_submission
+from marketplace.validation import check_submission, zip_names
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +61,7 @@ def _locked(agent: Agent) -> Agent:
 def _unique_slug(name: str) -> str:
     base = slugify(name)[:70] or "agent"
     slug, n = base, 2
-    while Agent.objects.filter(slug=slug).exists():
+    while slug in RESERVED_SLUGS or Agent.objects.filter(slug=slug).exists():
         slug, n = f"{base}-{n}", n + 1
     return slug
 
@@ -230,3 +239,26 @@ def trending_scores_refresh(*, days: int = 7) -> int:
         changed = [Agent(pk=pk, trending_score=score) for pk, score in scores.items()]
         Agent.objects.bulk_update(changed, ["trending_score"], batch_size=500)
     return len(scores)
+
+
+MAX_PACKAGE_BYTES = 5 * 1024 * 1024
+
+
+def agent_package_upload(*, agent: Agent, user: User, content: bytes, filename: str = "") -> AgentPackage:
+    """Store a hosted agent's package and point the agent at it (its code hash becomes the zip's SHA-256).
+
+    Like any edit of a reviewed field, a live agent cannot change its package without a new review.
+    """
+    _require_manager(agent, user)
+    if len(content) > MAX_PACKAGE_BYTES:
+        raise InvalidInput("The package is too large.", fields={"file": [f"At most {MAX_PACKAGE_BYTES} bytes."]})
+    if not zip_names(content):
+        raise InvalidInput("The package must be a zip file.", fields={"file": ["Not a zip file, or an empty one."]})
+    sha256 = hashlib.sha256(content).hexdigest()
+    with transaction.atomic():
+        agent_update(agent=agent, user=user, data={"transport": Transport.HOSTED, "code_hash": sha256})
+        package, _ = AgentPackage.objects.get_or_create(
+            agent=agent, sha256=sha256,
+            defaults={"content": content, "size": len(content), "filename": filename[:255], "uploaded_by": user},
+        )
+    return package

@@ -3,7 +3,9 @@
 Each check returns {field: [messages]}; an empty dict means the field is fine.
 """
 
+import io
 import re
+import zipfile
 from decimal import Decimal
 from re import _constants as sre_constants  # the stdlib's own regex parser, for shape analysis
 from re import _parser as sre_parse
@@ -172,6 +174,30 @@ def check_entry_point(*, transport: str, entry_point: str) -> dict[str, list[str
     return {}
 
 
+def check_package(agent) -> dict[str, list[str]]:
+    """A hosted agent runs the package whose SHA-256 is its code hash: it must have been uploaded."""
+    if agent.transport != Transport.HOSTED:
+        return {}
+    if not agent.code_hash:
+        return {"code_hash": ["Upload the agent's package (a zip) first."]}
+    package = agent.packages.filter(sha256=agent.code_hash).only("content").first()
+    if package is None:
+        return {"code_hash": ["No uploaded package has this SHA-256."]}
+    module = agent.entry_point.partition(":")[0]
+    if module and module not in zip_names(bytes(package.content)):
+        return {"entry_point": [f"The package has no {module}."]}
+    return {}
+
+
+def zip_names(content: bytes) -> set[str]:
+    """The file names in a zip; empty when it is not one."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            return set(archive.namelist())
+    except zipfile.BadZipFile:
+        return set()
+
+
 def check_version(version: str) -> dict[str, list[str]]:
     if not SEMVER.match(version or ""):
         return {"version": [f"{version!r} is not a semantic version such as 1.2.0."]}
@@ -189,6 +215,8 @@ def check_submission(agent) -> dict[str, list[str]]:
     errors.update(check_version(agent.version))
     errors.update(check_entry_point(transport=agent.transport, entry_point=agent.entry_point))
     errors.update(check_endpoint(transport=agent.transport, endpoint_url=agent.endpoint_url))
+    if "entry_point" not in errors:
+        errors.update(check_package(agent))
     errors.update(check_config_schema(agent.config_schema))
     errors.update(check_pricing(
         pricing_model=agent.pricing_model, price_per_use=agent.price_per_use, monthly_price=agent.monthly_price

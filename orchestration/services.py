@@ -109,7 +109,7 @@ def agent_target(*, agent: Agent, version: AgentVersion | None = None) -> Target
 
     return Target(
         transport=source.transport, endpoint_url=source.endpoint_url, entry_point=source.entry_point,
-        code_hash=code_hash, package=package,
+        code_hash=code_hash, package=package, protocol_version=agent.protocol_version,
     )
 
 

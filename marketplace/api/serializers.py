@@ -3,7 +3,7 @@ from rest_framework import serializers
 
 from agenthub.api.serializers import PlannedRepresentation
 from marketplace.choices import Transport
-from marketplace.models import Agent, AgentReview
+from marketplace.models import RESERVED_SLUGS, Agent, AgentReview
 
 
 def string_list(**kwargs) -> serializers.ListField:
@@ -124,11 +124,17 @@ class AgentWriteSerializer(serializers.ModelSerializer):
     def validate_slug(self, value):
         if self.instance is not None and value != self.instance.slug:
             raise serializers.ValidationError("The id of an existing agent cannot change.")
+        if value in RESERVED_SLUGS:
+            raise serializers.ValidationError(f"{value!r} is reserved; choose another id.")
         return value
 
 
 class ReviewDecisionInput(serializers.Serializer):
     reason = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="")
+
+
+class PackageUpload(serializers.Serializer):
+    file = serializers.FileField(help_text="A zip holding the entry point's module, e.g. main.py.")
 
 
 class ViewInput(serializers.Serializer):

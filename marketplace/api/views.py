@@ -3,6 +3,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serial
 from rest_framework import permissions, serializers, status, viewsets
 from rest_framework.decorators import action, api_view, permission_classes
 from rest_framework.exceptions import ValidationError
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 
 from agenthub.api.dialect import is_snake_case
@@ -16,6 +17,7 @@ from marketplace.api.serializers import (
     AgentSerializer,
     AgentSummarySerializer,
     AgentWriteSerializer,
+    PackageUpload,
     ReviewDecisionInput,
     ReviewSerializer,
     ViewInput,
@@ -161,6 +163,19 @@ class AgentViewSet(viewsets.ModelViewSet):
         return Response(
             self._detail(services.agent_deactivate(agent=self.get_object(), user=request.user), reload=True)
         )
+
+    @extend_schema(
+        request={"multipart/form-data": PackageUpload}, responses={201: AgentDetailSerializer},
+        summary="Upload a hosted agent's package (a zip); its SHA-256 becomes the agent's code hash",
+    )
+    @action(detail=True, methods=["post"], parser_classes=[MultiPartParser])
+    def package(self, request, id=None):
+        data = PackageUpload(data=request.data)
+        data.is_valid(raise_exception=True)
+        upload = data.validated_data["file"]
+        agent = self.get_object()
+        services.agent_package_upload(agent=agent, user=request.user, content=upload.read(), filename=upload.name)
+        return Response(self._detail(agent, reload=True), status=status.HTTP_201_CREATED)
 
     @extend_schema(request=ViewInput, responses={200: ViewCountSerializer})
     @action(detail=True, methods=["post"], permission_classes=[permissions.AllowAny])

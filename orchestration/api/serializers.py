@@ -79,3 +79,9 @@ class InvokeResult(serializers.Serializer):
     result = serializers.JSONField(allow_null=True)
     cost = serializers.DecimalField(max_digits=12, decimal_places=4, allow_null=True)
     execution_time = serializers.IntegerField(allow_null=True, help_text="Milliseconds.")
+
+
+class RegisterInput(serializers.Serializer):
+    card_url = serializers.URLField(
+        max_length=500, help_text="An Agent Card URL, or a base URL whose /.well-known/agent-card.json is read."
+    )

@@ -9,6 +9,8 @@ from rest_framework.views import APIView
 
 from agenthub.api.ownership import OwnedQuerysetMixin
 from marketplace import hirings, selectors
+from marketplace import services as marketplace_services
+from marketplace.api.serializers import AgentDetailSerializer
 from marketplace.models import Hiring
 from orchestration import services
 from orchestration.api.filters import ExecutionFilterSet, HiringFilterSet
@@ -20,8 +22,10 @@ from orchestration.api.serializers import (
     HiringSerializer,
     InvokeInput,
     InvokeResult,
+    RegisterInput,
 )
 from orchestration.models import Execution
+from orchestration.transports import CallError, a2a
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
     "Idempotency-Key", str, OpenApiParameter.HEADER,
@@ -84,9 +88,10 @@ class ExecuteView(APIView):
     def post(self, request, id):
         data = ExecuteInput(data=request.data)
         data.is_valid(raise_exception=True)
+        wait = _wait_seconds(request)
         execution = _start(request, agent_slug=id, input=data.validated_data["input"],
-                           hiring_id=data.validated_data.get("hiring_id"), source="api", wait=_wait_seconds(request))
-        code = status.HTTP_200_OK if execution.is_terminal else status.HTTP_202_ACCEPTED
+                           hiring_id=data.validated_data.get("hiring_id"), source="api", wait=wait)
+        code = status.HTTP_200_OK if wait and execution.is_terminal else status.HTTP_202_ACCEPTED
         return Response(ExecutionSerializer(execution).data, status=code)
 
 
@@ -109,6 +114,28 @@ class InvokeAgentView(APIView):
             "cost": execution.cost, "execution_time": execution.duration_ms,
             **({"error": execution.error} if execution.error else {}),
         })
+
+
+class RegisterAgentView(APIView):
+    """Seed 003's agent registration: read an A2A Agent Card and create a draft agent from it."""
+
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(request=RegisterInput, responses={201: AgentDetailSerializer})
+    def post(self, request):
+        data = RegisterInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        url = data.validated_data["card_url"]
+        try:
+            card = a2a.fetch_agent_card(url)
+        except CallError as error:
+            raise ValidationError({"card_url": [f"Could not read an Agent Card there: {error.message}"]}) from None
+        fields = a2a.agent_fields_from_card(card, url)
+        fields.pop("slug", None)  # named after the card, made unique
+        agent = marketplace_services.agent_create(user=request.user, data=fields)
+        agent = selectors.agent_visible(user=request.user).get(pk=agent.pk)
+        return Response(AgentDetailSerializer(agent, context={"request": request}).data,
+                        status=status.HTTP_201_CREATED)
 
 
 class HiringViewSet(OwnedQuerysetMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
