@@ -10,14 +10,16 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 HOST ?= 127.0.0.1
 PORT ?= 8000
+DEMO_AGENTS_URL ?= http://127.0.0.1:8700
 
-.PHONY: help install run migrate seed test lint bench worker beat clean
+.PHONY: help install run agents migrate seed test lint bench worker beat clean
 
 help:
 	@echo "make run     install, migrate, load the demo data and serve http://$(HOST):$(PORT)"
 	@echo "make test    run the test suite (extra pytest arguments: make test PYTEST_ARGS='-k health')"
 	@echo "make lint    ruff and the missing-migrations check"
 	@echo "make bench   the catalog benchmark (PostgreSQL, gunicorn, a load generator)"
+	@echo "make agents  the demo HTTP agents alone (make run starts them too)"
 	@echo "make worker  a Celery worker (needs REDIS_URL); make beat: the periodic jobs"
 
 $(BIN)/python:
@@ -46,7 +48,15 @@ run: seed
 	@echo "    reviewer1  / agenthub-reviewer   approves or rejects submissions"
 	@echo "    user1      / agenthub-user       browses and hires"
 	@echo
+	@echo "  The demo agents (summarizer, translator, search, mocks) answer at $(DEMO_AGENTS_URL)"
+	@echo
+	@# The demo HTTP agents run beside the site and stop with it.
+	$(BIN)/python manage.py run_demo_agents & agents=$$!; \
+	trap 'kill $$agents 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+agents: $(STAMP)
+	$(BIN)/python manage.py run_demo_agents
 
 test: $(STAMP)
 	$(BIN)/pytest -q $(PYTEST_ARGS)

@@ -244,6 +244,27 @@ EXECUTION_MAX_WAIT_SECONDS = 30  # ?wait=N on the execute endpoint
 AGENT_HEALTH_FAILURES_UNAVAILABLE = 3  # consecutive failed checks before an agent is marked unavailable
 AGENT_HEALTH_HISTORY = 60  # checks kept per agent
 
+# --- Hosted agents' sandbox (orchestration/sandbox) -----------------------------
+# Limits of one run of an uploaded package; a try's own deadline may cut the wall time shorter.
+SANDBOX_CPU_SECONDS = env_int("SANDBOX_CPU_SECONDS", 10, minimum=1)
+SANDBOX_MEMORY_MB = env_int("SANDBOX_MEMORY_MB", 256, minimum=32)  # address space, not only what is touched
+SANDBOX_WALL_SECONDS = env_int("SANDBOX_WALL_SECONDS", 30, minimum=1)
+SANDBOX_FILE_MB = env_int("SANDBOX_FILE_MB", 16, minimum=1)
+SANDBOX_MAX_PROCESSES = env_int("SANDBOX_MAX_PROCESSES", 32, minimum=1)
+SANDBOX_MAX_OPEN_FILES = env_int("SANDBOX_MAX_OPEN_FILES", 64, minimum=16)
+SANDBOX_OUTPUT_BYTES = 1024 * 1024  # the largest answer read back, like AGENT_MAX_RESPONSE_BYTES
+SANDBOX_PACKAGE_MB = env_int("SANDBOX_PACKAGE_MB", 10, minimum=1)
+SANDBOX_UNPACKED_MB = env_int("SANDBOX_UNPACKED_MB", 50, minimum=1)
+SANDBOX_MAX_PACKAGE_FILES = env_int("SANDBOX_MAX_PACKAGE_FILES", 1000, minimum=1)
+# "namespaces" refuses to run an agent where the kernel will not give it pid, network and mount
+# namespaces; "auto" falls back to an in-interpreter audit hook there (logged); "audit" always does.
+SANDBOX_ISOLATION = env_choice("SANDBOX_ISOLATION", "auto" if DEBUG else "namespaces",
+                               ["auto", "namespaces", "audit"])
+# Running as root, each run gets a uid of its own from this range (no account may use it).
+SANDBOX_UID_BASE = env_int("SANDBOX_UID_BASE", 61000, minimum=1000)
+SANDBOX_UID_COUNT = env_int("SANDBOX_UID_COUNT", 4000, minimum=1)
+SANDBOX_HIDE_PATHS = env_list("SANDBOX_HIDE_PATHS", [])  # more folders agents must not see
+
 # --- Money and Stripe ---------------------------------------------------------
 PLATFORM_FEE_PERCENT = env_decimal("PLATFORM_FEE_PERCENT", "10")
 STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY", "")

@@ -1,9 +1,11 @@
 """`manage.py seed_demo`: what a newcomer sees on first run, and that running it again changes nothing."""
 
+import hashlib
 import re
 from io import StringIO
 
 import pytest
+from django.conf import settings
 from django.contrib.auth import authenticate
 from django.core.management import call_command
 
@@ -26,6 +28,7 @@ NAMED = {
     "mock-busy": "http",
     "mock-highprice": "http",
     "mock-negotiator": "http",
+    "echo-http": "http",  # the benchmarks' trivial HTTP agent
 }
 SEED_000_TEXT = ("short_description", "description", "problem_statement", "operational_details", "owner")
 SEED_000_LISTS = (
@@ -119,25 +122,21 @@ def test_the_nine_demo_agents_exist_with_their_transports():
         assert re.match(r"^\w+\.py:\w+$", agent.entry_point)
         assert agent.pricing_model == "free" and not agent.price_per_use
         assert agent.created_by.username == "creator1"
-    assert agents["echo"].entry_point == "echo_agent.py:main"
+    assert agents["echo"].entry_point == "main.py:main"
+    assert agents["echo"].code_hash == hashlib.sha256(bytes(agents["echo"].packages.get().content)).hexdigest()
     assert (agents["echo"].tags, agents["echo"].rating, agents["echo"].total_executions) == (
         ["echo", "simple", "demo"],
         4.2,
         25,
     )
     ports = {slug: agents[slug].endpoint_url for slug in NAMED if NAMED[slug] == "http"}
-    assert ports == {
-        "summarizer": "http://127.0.0.1:8001",
-        "translator": "http://127.0.0.1:8002",
-        "search": "http://127.0.0.1:8003",
-        "mock-busy": "http://127.0.0.1:8004",
-        "mock-highprice": "http://127.0.0.1:8005",
-        "mock-negotiator": "http://127.0.0.1:8006",
-    }
+    # Where manage.py run_demo_agents serves them; the HTTP echo leaves the name `echo` to the hosted one.
+    assert ports == {slug: f"{settings.DEMO_AGENTS_URL}/{slug.removesuffix('-http')}" for slug in ports}
     for slug in ports:
         agent = agents[slug]
         assert agent.status == AgentStatus.ACTIVE and agent.is_listed
-        assert agent.skills and agent.capabilities and agent.price_per_use > 0 and agent.dynamic_price > 0
+        assert agent.skills and agent.capabilities
+        assert (agent.price_per_use > 0 and agent.dynamic_price > 0) or slug == "echo-http"  # echo is free
         assert agent.current_version is not None  # runs are pinned to an approved version
     assert agents["mock-busy"].load >= 0.9
     assert agents["mock-highprice"].price_per_use >= 5 * agents["summarizer"].price_per_use

@@ -5,20 +5,24 @@ catalog text but leaves what has happened since alone: lifecycle status, reviewe
 market figures, passwords, versions, decisions and views are only written the first time.
 """
 
+import hashlib
 import math
 import random
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.auth.models import Group, Permission
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
+from demo_agents import hosted
+from demo_agents.http import catalog as http_catalog
 from marketplace import demo_data, services
 from marketplace.choices import LISTED_STATUSES, AgentStatus, ReviewDecision, Transport, VersionStatus
-from marketplace.models import REVIEWED_FIELDS, Agent, AgentReview, AgentVersion, AgentView
+from marketplace.models import REVIEWED_FIELDS, Agent, AgentPackage, AgentReview, AgentVersion, AgentView
 
 # Keys of the demo data that are not Agent fields.
 DATA_ONLY = {"slug", "status", "trending", "rejection_reason"}
@@ -41,6 +45,22 @@ FIRST_RUN_ONLY = {
 REVIEWER_GROUP = "Reviewers"
 
 
+# What the demo market has made of the HTTP agents: demo_data's figures win over the server's catalog.
+MARKET_FIGURES = ("dynamic_price", "load", "rating", "rating_count", "jobs_completed", "total_hires",
+                  "avg_response_time", "trending")
+
+
+def _demo_http_agents() -> list[dict]:
+    """Seed 004's HTTP agents as the demo server really serves them (demo_agents/http), with demo_data's
+    catalog detail (goals, personas, KPIs...) and market figures."""
+    agents = []
+    for entry in http_catalog.HTTP_AGENTS:
+        data = next((data for data in demo_data.HTTP_AGENTS if data["slug"] == entry["slug"]), {})
+        served = http_catalog.agent_fields(entry, settings.DEMO_AGENTS_URL)
+        agents.append({**data, **served, **{key: data[key] for key in MARKET_FIGURES if key in data}})
+    return agents
+
+
 class Command(BaseCommand):
     help = "Load the demo users, the demo agents of seeds 002 and 004, and about 40 catalog agents with views."
 
@@ -57,7 +77,7 @@ class Command(BaseCommand):
             created, updated, views = 0, 0, 0
             catalog = [
                 *[(data, Transport.HOSTED, AgentStatus.APPROVED) for data in demo_data.HOSTED_AGENTS],
-                *[(data, Transport.HTTP, AgentStatus.ACTIVE) for data in demo_data.HTTP_AGENTS],
+                *[(data, Transport.HTTP, AgentStatus.ACTIVE) for data in _demo_http_agents()],
                 *[(data, Transport.HTTP, AgentStatus.ACTIVE) for data in demo_data.CATALOG_AGENTS],
             ]
             for data, transport, status in catalog:
@@ -128,6 +148,9 @@ class Command(BaseCommand):
 
     def _agent(self, data: dict, *, transport: str, status: str, creator: User) -> tuple[Agent, bool]:
         fields = {key: value for key, value in data.items() if key not in DATA_ONLY}
+        if data["slug"] in hosted.PACKAGES:  # seed 002's agents run their real package in the sandbox
+            fields.update(transport=Transport.HOSTED, entry_point=hosted.PACKAGES[data["slug"]],
+                          code_hash=hosted.package_hash(data["slug"]))
         fields.setdefault("transport", transport)
         if fields["transport"] != Transport.HOSTED:
             fields.setdefault("endpoint_url", f"https://{data['slug']}.agents.example")
@@ -141,7 +164,10 @@ class Command(BaseCommand):
         fields["is_public"] = status in (*LISTED_STATUSES, AgentStatus.INACTIVE)
         agent = Agent.objects.filter(slug=data["slug"]).first()
         if agent is None:
-            return Agent.objects.create(slug=data["slug"], created_by=creator, updated_by=creator, **fields), True
+            agent = Agent.objects.create(slug=data["slug"], created_by=creator, updated_by=creator, **fields)
+            self._package(agent, creator=creator)
+            return agent, True
+        self._package(agent, creator=creator)
         # Like update_or_create, but an agent whose text has not changed is not saved (nor its updated_at moved).
         changed = [key for key, value in fields.items() if key not in FIRST_RUN_ONLY and getattr(agent, key) != value]
         if changed:
@@ -149,6 +175,17 @@ class Command(BaseCommand):
                 setattr(agent, key, fields[key])
             agent.save(update_fields=[*changed, "updated_at"])
         return agent, False
+
+    def _package(self, agent: Agent, *, creator: User) -> None:
+        """The hosted demo agents' zips, uploaded as a creator would; the agent runs the one its hash names."""
+        if agent.slug not in hosted.PACKAGES:
+            return
+        content = hosted.build_package(agent.slug)
+        AgentPackage.objects.get_or_create(
+            agent=agent, sha256=hashlib.sha256(content).hexdigest(),
+            defaults={"content": content, "size": len(content), "filename": f"{agent.slug}.zip",
+                      "uploaded_by": creator},
+        )
 
     def _history(
         self, agent: Agent, data: dict, *, creator: User, reviewer: User, now: datetime, rng: random.Random
