@@ -19,5 +19,6 @@ urlpatterns = [
     path("metrics", ops.metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
+    path("", include("orchestration.urls")),
     path("", include("marketplace.urls")),
 ]

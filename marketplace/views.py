@@ -8,6 +8,7 @@ from django.core.paginator import Paginator
 from django.db.models import Prefetch
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
@@ -24,6 +25,7 @@ PAGE_SIZE = 12
 FILTER_KEYS = ("domain", "skills", "pricing_model", "min_rating", "availability", "ordering")
 TRENDING_DAYS = (1, 7, 30, 90)
 BUSY_LOAD = 0.8
+HEALTH_POINTS = 30  # health checks drawn on an agent's page
 
 
 # --- Presentation helpers ---------------------------------------------------------
@@ -107,12 +109,22 @@ def agent_detail(request, slug: str):
     user = request.user if request.user.is_authenticated else None
     _, agent.view_count = services.agent_view_record(agent=agent, session_id=visitor_session_id(request), user=user)
     can_manage = selectors.agent_manageable_by(agent=agent, user=request.user)
+    checks = list(agent.health_checks.order_by("-checked_at")[:HEALTH_POINTS])[::-1]  # the monitor's probes
     return render(request, "marketplace/agent_detail.html", {
         "agent": present(agent),
         "can_manage": can_manage,
         "reviews": list(agent.reviews_made.all()) if can_manage else [],
         "tools": [tool for tool in agent.tools if isinstance(tool, dict)],
         "kpis": [kpi for kpi in agent.kpis if isinstance(kpi, dict)],
+        "success_percent": None if agent.success_rate is None else round(agent.success_rate * 100, 1),
+        "health_checks": checks,
+        "health_up": sum(check.ok for check in checks),
+        "health_chart": {
+            "labels": [timezone.localtime(check.checked_at).strftime("%H:%M") for check in checks],
+            "response_ms": [check.response_ms for check in checks],
+            "ok": [check.ok for check in checks],
+            "detail": [check.detail for check in checks],
+        },
     })
 
 
