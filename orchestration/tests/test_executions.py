@@ -269,3 +269,11 @@ def test_a_duplicate_delivery_calls_the_agent_once(eve, agent, remote, celery_wo
     assert services.execution_wait(execution=execution, timeout=10).status == "completed"
     time.sleep(0.5)
     assert len(remote.calls) == 1
+
+
+def test_an_internal_endpoint_is_refused_at_call_time_without_a_single_hit(api, eve, agent, remote, settings):
+    # Registered while the host was allowed; the setting changed since: the call itself checks again.
+    settings.AGENT_ALLOWED_INTERNAL_HOSTS = []
+    run = execute(api, eve, query="?wait=10").json()
+    assert run["status"] == "failed" and run["errorCode"] == "unsafe_destination"
+    assert remote.calls == [] and run["attemptCount"] == 1  # refused, not retried
