@@ -25,42 +25,13 @@ from django.utils.text import Truncator
 from django.utils.timesince import timesince
 
 from accounts.admin import https_url_formfield
+from agenthub.admin_display import NoWrites, ReadOnlyAdmin, admin_link, badge, pretty_json
 from agenthub.errors import DomainError
-from marketplace import services
-from marketplace.choices import AgentStatus, PricingModel, ReviewDecision, VersionStatus
-from marketplace.models import REVIEWED_FIELDS, Agent, AgentReview, AgentVersion, AgentView
+from marketplace import hirings, services
+from marketplace.choices import AgentStatus, PricingModel, ReviewDecision
+from marketplace.models import REVIEWED_FIELDS, Agent, AgentPackage, AgentReview, AgentVersion, AgentView, Hiring
 
 REVIEW_PERMISSION = "marketplace.review_agent"
-
-STATUS_COLOURS = {
-    AgentStatus.DRAFT: "#6b7280",
-    AgentStatus.SUBMITTED: "#b45309",
-    AgentStatus.APPROVED: "#047857",
-    AgentStatus.REJECTED: "#b91c1c",
-    AgentStatus.ACTIVE: "#15803d",
-    AgentStatus.INACTIVE: "#475569",
-    VersionStatus.SUBMITTED: "#b45309",
-    ReviewDecision.APPROVED: "#047857",
-    ReviewDecision.REJECTED: "#b91c1c",
-}
-
-
-def _badge(value: str, label: str) -> str:
-    return format_html(
-        '<span style="background:{};color:#fff;padding:2px 8px;border-radius:10px;font-size:11px;'
-        'font-weight:600;white-space:nowrap">{}</span>',
-        STATUS_COLOURS.get(value, "#6b7280"),
-        label,
-    )
-
-
-def _pretty_json(value) -> str:
-    if value in (None, {}, []):
-        return format_html('<span style="color:var(--body-quiet-color)">{}</span>', "(none)")
-    text = json.dumps(value, indent=2, ensure_ascii=False, sort_keys=False, default=str)
-    return format_html(
-        '<pre style="margin:0;max-height:28em;overflow:auto;white-space:pre-wrap;font-size:12px">{}</pre>', text
-    )
 
 
 def _price(pricing_model: str, price_per_use, monthly_price) -> str:
@@ -83,13 +54,6 @@ def _when(moment) -> str:
         local.strftime("%Y-%m-%d"),
         timesince(moment, depth=1),
     )
-
-
-def _admin_link(obj, label: str | None = None) -> str:
-    if obj is None:
-        return "-"
-    url = reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[obj.pk])
-    return format_html('<a href="{}">{}</a>', url, label or str(obj))
 
 
 # --- The review queue ----------------------------------------------------------
@@ -207,19 +171,6 @@ class ApproveForm(forms.Form):
     )
 
 
-class NoWrites:
-    """For records only services write (versions, decisions, views): shown, never edited here."""
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-
 class AgentReviewInline(NoWrites, admin.TabularInline):
     """The decisions recorded on this agent, newest first. Made only by the approve/reject services."""
 
@@ -237,11 +188,11 @@ class AgentReviewInline(NoWrites, admin.TabularInline):
 
     @admin.display(description="Decision")
     def decision_badge(self, review: AgentReview) -> str:
-        return _badge(review.decision, review.get_decision_display())
+        return badge(review.decision, review.get_decision_display())
 
     @admin.display(description="Version")
     def version_number(self, review: AgentReview) -> str:
-        return _admin_link(review.version, review.version.number)
+        return admin_link(review.version, review.version.number)
 
 
 
@@ -262,11 +213,11 @@ class AgentVersionInline(NoWrites, admin.TabularInline):
 
     @admin.display(description="Version")
     def version_number(self, version: AgentVersion) -> str:
-        return _admin_link(version, version.number)
+        return admin_link(version, version.number)
 
     @admin.display(description="Status")
     def status_badge(self, version: AgentVersion) -> str:
-        return _badge(version.status, version.get_status_display())
+        return badge(version.status, version.get_status_display())
 
     @admin.display(description="Pricing")
     def pricing(self, version: AgentVersion) -> str:
@@ -434,7 +385,7 @@ class AgentAdmin(admin.ModelAdmin):
 
     @admin.display(description="Status", ordering="status")
     def status_badge(self, agent: Agent) -> str:
-        return _badge(agent.status, agent.get_status_display())
+        return badge(agent.status, agent.get_status_display())
 
     @admin.display(description="Domain", ordering="business_domain")
     def domain(self, agent: Agent) -> str:
@@ -507,7 +458,7 @@ class AgentAdmin(admin.ModelAdmin):
         if version is None:
             return "Never submitted."
         rows = [
-            ("Version", format_html("{} {}", version.number, _badge(version.status, version.get_status_display()))),
+            ("Version", format_html("{} {}", version.number, badge(version.status, version.get_status_display()))),
             (
                 "Submitted",
                 format_html("{} by {}", version.created_at.strftime("%Y-%m-%d %H:%M UTC"), version.submitted_by or "-"),
@@ -525,13 +476,13 @@ class AgentAdmin(admin.ModelAdmin):
                     version.get_pricing_model_display(),
                 ),
             ),
-            ("Config schema", _pretty_json(version.config_schema)),
+            ("Config schema", pretty_json(version.config_schema)),
             (
                 "Snapshot",
                 format_html(
                     "<details><summary>The whole agent as submitted ({} fields)</summary>{}</details>",
                     len(version.snapshot or {}),
-                    _pretty_json(version.snapshot),
+                    pretty_json(version.snapshot),
                 ),
             ),
         ]
@@ -542,7 +493,7 @@ class AgentAdmin(admin.ModelAdmin):
 
     @admin.display(description="Running version")
     def current_version_link(self, agent: Agent) -> str:
-        return _admin_link(agent.current_version)
+        return admin_link(agent.current_version)
 
     # -- review actions --------------------------------------------------------
 
@@ -613,7 +564,7 @@ class AgentAdmin(admin.ModelAdmin):
             "title": ("Reject" if decision == ReviewDecision.REJECTED else "Approve")
             + (f" {len(agents)} agents" if len(agents) != 1 else f" “{agents[0].name}”" if agents else ""),
             "agents": [
-                (agent, _admin_link(agent), _price(agent.pricing_model, agent.price_per_use, agent.monthly_price))
+                (agent, admin_link(agent), _price(agent.pricing_model, agent.price_per_use, agent.monthly_price))
                 for agent in agents
             ],
             "decision": decision,
@@ -682,10 +633,6 @@ class AgentAdmin(admin.ModelAdmin):
 # --- The records behind the queue ---------------------------------------------
 
 
-class ReadOnlyAdmin(NoWrites, admin.ModelAdmin):
-    """Records written only by services: staff look, nobody edits here."""
-
-
 @admin.register(AgentVersion)
 class AgentVersionAdmin(ReadOnlyAdmin):
     list_display = ("agent", "number", "status_badge", "transport", "pricing", "submitted_by", "created_at", "decision")
@@ -714,11 +661,11 @@ class AgentVersionAdmin(ReadOnlyAdmin):
 
     @admin.display(description="Agent")
     def agent_link(self, version: AgentVersion) -> str:
-        return _admin_link(version.agent)
+        return admin_link(version.agent)
 
     @admin.display(description="Status", ordering="status")
     def status_badge(self, version: AgentVersion) -> str:
-        return _badge(version.status, version.get_status_display())
+        return badge(version.status, version.get_status_display())
 
     @admin.display(description="Pricing", ordering="pricing_model")
     def pricing(self, version: AgentVersion) -> str:
@@ -729,15 +676,15 @@ class AgentVersionAdmin(ReadOnlyAdmin):
         review = getattr(version, "review", None)
         if review is None:
             return "-"
-        return _admin_link(review, f"{review.get_decision_display()} by {review.reviewer}")
+        return admin_link(review, f"{review.get_decision_display()} by {review.reviewer}")
 
     @admin.display(description="Config schema")
     def config_schema_pretty(self, version: AgentVersion) -> str:
-        return _pretty_json(version.config_schema)
+        return pretty_json(version.config_schema)
 
     @admin.display(description="Snapshot")
     def snapshot_pretty(self, version: AgentVersion) -> str:
-        return _pretty_json(version.snapshot)
+        return pretty_json(version.snapshot)
 
 
 @admin.register(AgentReview)
@@ -752,11 +699,11 @@ class AgentReviewAdmin(ReadOnlyAdmin):
 
     @admin.display(description="Agent")
     def agent_link(self, review: AgentReview) -> str:
-        return _admin_link(review.agent)
+        return admin_link(review.agent)
 
     @admin.display(description="Version")
     def version_link(self, review: AgentReview) -> str:
-        return _admin_link(review.version)
+        return admin_link(review.version)
 
     @admin.display(description="Version", ordering="version__number")
     def version_number(self, review: AgentReview) -> str:
@@ -764,7 +711,7 @@ class AgentReviewAdmin(ReadOnlyAdmin):
 
     @admin.display(description="Decision", ordering="decision")
     def decision_badge(self, review: AgentReview) -> str:
-        return _badge(review.decision, review.get_decision_display())
+        return badge(review.decision, review.get_decision_display())
 
     @admin.display(description="Reason")
     def short_reason(self, review: AgentReview) -> str:
@@ -781,3 +728,43 @@ class AgentViewAdmin(ReadOnlyAdmin):
     # The table grows with every page visit: skip the second COUNT(*) of the unfiltered table.
     show_full_result_count = False
     fields = ("agent", "user", "session_id", "viewed_at")
+
+
+@admin.register(AgentPackage)
+class AgentPackageAdmin(ReadOnlyAdmin):
+    """Uploaded hosted-agent zips; the agent runs the one whose SHA-256 is its code hash."""
+
+    list_display = ("agent", "sha256", "size", "filename", "uploaded_by", "created_at")
+    search_fields = ("agent__slug", "agent__name", "sha256", "filename")
+    list_select_related = ("agent", "uploaded_by")
+    fields = ("agent", "sha256", "size", "filename", "uploaded_by", "created_at")
+
+
+@admin.register(Hiring)
+class HiringAdmin(ReadOnlyAdmin):
+    list_display = ("agent", "user", "status_badge", "billing_cycle", "hired_at", "expires_at", "total_executions",
+                    "last_executed_at")
+    list_filter = ("status", "billing_cycle", "hired_at")
+    search_fields = ("agent__slug", "agent__name", "user__username", "user__email")
+    list_select_related = ("agent", "user")
+    date_hierarchy = "hired_at"
+    fields = ("agent", "user", "status_badge", "billing_cycle", "hired_at", "expires_at", "cancelled_at",
+              "next_billing_date", "total_executions", "last_executed_at", "config_pretty")
+    readonly_fields = fields
+    actions = ["cancel_hirings"]
+
+    @admin.display(description="Status", ordering="status")
+    def status_badge(self, hiring: Hiring) -> str:
+        return badge(hiring.status, hiring.get_status_display())
+
+    @admin.display(description="Config")
+    def config_pretty(self, hiring: Hiring) -> str:
+        return pretty_json(hiring.config)
+
+    @admin.action(description="Cancel the selected active hirings", permissions=["view"])
+    def cancel_hirings(self, request, queryset):
+        cancelled = 0
+        for hiring in queryset.filter(status=Hiring.Status.ACTIVE):
+            hirings.hiring_cancel(hiring=hiring)
+            cancelled += 1
+        self.message_user(request, f"{cancelled} hiring(s) cancelled.", messages.SUCCESS)
