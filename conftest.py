@@ -43,6 +43,18 @@ def _fresh_catalog_cache():
     cache.set(CATALOG_VERSION_KEY, random.getrandbits(48), timeout=None)
 
 
+@pytest.fixture(autouse=True)
+def _no_login_or_throttle_counts():
+    # Failed logins and throttles are counted per client address in the cache (Redis in CI), and
+    # every test client is 127.0.0.1: counts left by one test would lock out the next.
+    from accounts.counters import counters_clear
+    from accounts.lockout import login_attempts_clear
+    from accounts.throttling import PREFIX as THROTTLE_PREFIX
+
+    login_attempts_clear()  # before, not after: a test may leave the cache pointing somewhere broken
+    counters_clear(THROTTLE_PREFIX)
+
+
 @pytest.fixture
 def make_user(db, django_user_model):
     def make(username: str, *, reviewer: bool = False, staff: bool = False, **extra):

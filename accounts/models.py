@@ -1,7 +1,13 @@
 import uuid
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.db.models import F, Q
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from accounts.choices import ROLE_GROUPS, Role, SessionEnd, SessionKind
 
 
 class User(AbstractUser):
@@ -25,6 +31,13 @@ class User(AbstractUser):
 
     class Meta:
         ordering = ["username"]
+        constraints = [
+            # "Alice" and "alice" (or two spellings of one mailbox) must not be two accounts.
+            models.UniqueConstraint(Lower("username"), name="accounts_user_username_ci_unique",
+                                    violation_error_message="A user with that username already exists."),
+            models.UniqueConstraint(Lower("email"), name="accounts_user_email_ci_unique",
+                                    violation_error_message="An account with this email address already exists."),
+        ]
 
     def __str__(self) -> str:
         return self.username
@@ -34,3 +47,90 @@ class User(AbstractUser):
 
     def get_short_name(self) -> str:
         return self.username
+
+    @property
+    def roles(self) -> list[str]:
+        """Every role the user holds, from their groups (prefetch `groups` when listing many users)."""
+        names = {group.name for group in self.groups.all()}
+        roles = [role for role, group in ROLE_GROUPS.items() if group in names]
+        if self.is_superuser:
+            roles.append(Role.ADMIN)
+        return [str(role) for role in roles] or [str(Role.USER)]
+
+    @property
+    def role(self) -> str:
+        """The highest role: admin > reviewer > creator > user."""
+        held = self.roles
+        return next(str(role) for role in (Role.ADMIN, Role.REVIEWER, Role.CREATOR, Role.USER) if role in held)
+
+
+class Follow(models.Model):
+    """`follower` follows `followed` (seed 001's community)."""
+
+    follower = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="following_links")
+    followed = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="follower_links")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["follower", "followed"], name="accounts_follow_once"),
+            models.CheckConstraint(condition=~Q(follower=F("followed")), name="accounts_follow_not_self"),
+        ]
+        indexes = [models.Index(fields=["followed", "-created_at"], name="accounts_follow_followed_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.follower_id} → {self.followed_id}"
+
+
+class ApiKey(models.Model):
+    """A key a program sends as `Authorization: Api-Key <key>`: stored as a hash, found by its prefix."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, unique=True, help_text="Shown to tell keys apart; not a secret.")
+    key_hash = models.CharField(max_length=64, help_text="SHA-256 of the whole key (hex).")
+    scopes = models.JSONField(default=list)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["user", "-created_at"], name="accounts_apikey_user_idx")]
+        verbose_name = "API key"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    def is_usable(self, *, now=None) -> bool:
+        now = now or timezone.now()
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+
+class LoginSession(models.Model):
+    """One signed-in place: a browser session or a family of rotated refresh tokens.
+
+    Every refresh token and every access token carries its session's id (`sid`). Ending the
+    session ends them all at once: refresh is refused and access tokens stop authenticating.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="login_sessions")
+    kind = models.CharField(max_length=10, choices=SessionKind.choices)
+    session_key = models.CharField(max_length=40, blank=True, db_index=True, help_text="Browser sessions only.")
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    end_reason = models.CharField(max_length=20, choices=SessionEnd.choices, blank=True)
+
+    class Meta:
+        ordering = ["-last_used_at"]
+        indexes = [models.Index(fields=["user", "-last_used_at"], name="accounts_session_user_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} session of {self.user_id} from {self.ip or '?'}"

@@ -5,6 +5,8 @@ machine: SQLite, local-memory cache, Celery in eager mode, console email.
 Production sets DEBUG=false, SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL and REDIS_URL.
 """
 
+import ipaddress
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -37,6 +39,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "rest_framework",
+    "rest_framework_simplejwt.token_blacklist",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -58,6 +61,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.middleware.LoginLockoutMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -140,6 +144,10 @@ CELERY_TASK_SOFT_TIME_LIMIT = 840
 CELERY_RESULT_EXPIRES = 3600
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
+    "accounts-delete-expired-credentials": {
+        "task": "accounts.tasks.expired_credentials_delete",
+        "schedule": timedelta(hours=24),
+    },
     "marketplace-refresh-trending": {
         "task": "marketplace.tasks.refresh_trending_scores",
         "schedule": timedelta(minutes=10),
@@ -173,6 +181,22 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "marketplace:home"
 LOGOUT_REDIRECT_URL = "marketplace:home"
+# Username or email at every login (the API, the pages, the admin), behind the brute-force guard.
+AUTHENTICATION_BACKENDS = ["accounts.backends.AccountBackend"]
+# Brute force: at most this many failed logins per account and per client address in the window
+# (seconds); then 429 with Retry-After. Counted in the cache: Redis in production.
+LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+LOGIN_FAILURE_WINDOW = env_int("LOGIN_FAILURE_WINDOW", 60, minimum=1)
+# Proxies (addresses or networks) whose X-Forwarded-For is believed; the client's address
+# is otherwise REMOTE_ADDR, whatever the header says.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", [])
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(f"TRUSTED_PROXIES: {_proxy!r} is not an IP address or network.") from None
+# Email verification and password reset links stay valid this long (seconds).
+PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT", 3 * 24 * 3600, minimum=300)
 
 # --- Internationalisation, static ---------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -202,6 +226,7 @@ EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH", str(BASE_DIR / "sent-emails"))
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "AgentHub <noreply@agenthub.local>")
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1)  # seconds: an unreachable SMTP server must not hang a worker
 
 # --- Security -----------------------------------------------------------------
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_REQUEST_BODY_BYTES", 1024 * 1024, minimum=1024)
@@ -284,10 +309,23 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "accounts.authentication.JWTAuthentication",
+        "accounts.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "accounts.throttling.AnonThrottle",
+        "accounts.throttling.UserThrottle",
+        "accounts.throttling.ApiKeyThrottle",
+    ],
+    # Requests per client per second/minute/hour/day; "off" (the default while DEBUG is on) turns one off.
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env_str("API_THROTTLE_ANON", "off" if DEBUG else "300/minute"),
+        "user": env_str("API_THROTTLE_USER", "off" if DEBUG else "1200/minute"),
+        "api_key": env_str("API_THROTTLE_API_KEY", "off" if DEBUG else "1200/minute"),
+        "auth": env_str("API_THROTTLE_AUTH", "off" if DEBUG else "30/hour"),  # endpoints that send email
+    },
     "DEFAULT_PAGINATION_CLASS": "agenthub.api.pagination.ArrayLimitOffsetPagination",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -300,9 +338,20 @@ REST_FRAMEWORK = {
 # Values that belong to agents and users, passed through in both dialects without renaming keys.
 API_OPAQUE_FIELDS = ("config_schema", "configSchema", "preferences", "input_data", "inputData",
                      "output_data", "outputData", "config", "input", "output", "payload", "result")
+for _scope, _rate in REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"].items():
+    if _rate.strip().lower() != "off" and not re.fullmatch(r"\s*\d+\s*/\s*(s|m|h|d)[a-z]*\s*", _rate, re.I):
+        raise ImproperlyConfigured(f"API_THROTTLE_{_scope.upper()} must be like 100/minute or off, got {_rate!r}.")
+# Access tokens live five minutes at most; a refresh token lives JWT_REFRESH_TOKEN_DAYS since its
+# last use (each refresh rotates it). Tokens name their login session; ending it ends them all.
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=5),
-    "REFRESH_TOKEN_LIFETIME": timedelta(days=7),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=env_int("JWT_REFRESH_TOKEN_DAYS", 7, minimum=1)),
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    "ALGORITHM": "HS256",
+    "AUTH_TOKEN_CLASSES": ("accounts.tokens.AccessToken",),
+    "TOKEN_TYPE_CLAIM": "token_type",
+    "LEEWAY": 0,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "AgentHub API",
@@ -338,7 +387,8 @@ LOGGING = {
     "filters": {"request_id": {"()": "agenthub.logging.RequestIdFilter"}},
     "formatters": {
         "json": {
-            "()": "pythonjsonlogger.json.JsonFormatter",
+            # JSON lines with tokens, API keys, passwords and Stripe secrets masked.
+            "()": "accounts.log_redaction.RedactingJsonFormatter",
             "format": "%(levelname)s %(name)s %(message)s %(request_id)s",
             "rename_fields": {"levelname": "level", "name": "logger"},
             "timestamp": "time",  # ISO 8601, UTC

@@ -7,6 +7,7 @@ from agenthub.api import views as ops
 api_patterns = [
     path("health", ops.health, name="health"),
     path("status", ops.status_view, name="status"),
+    path("", include("accounts.api.urls")),
     path("", include("orchestration.api.urls")),
     path("", include("marketplace.api.urls")),
 ]

@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from accounts.models import User
+from accounts.services import creator_role_grant
 from agenthub.errors import Conflict, InvalidInput, NotPermitted
 from marketplace.choices import AgentStatus, ReviewDecision, Transport, VersionStatus
 from marketplace.models import (
@@ -182,6 +183,8 @@ def _decide(*, agent: Agent, reviewer: User, decision: str, reason: str) -> Agen
             agent.is_public = True
             update += ["current_version", "is_public"]
         agent.save(update_fields=update)
+        if action == "approve":  # publishing a first agent makes its author a creator
+            creator_role_grant(user=agent.created_by)
     logger.info("agent reviewed", extra={"agent": agent.slug, "decision": decision, "reviewer": reviewer.username})
     return review
 

@@ -110,6 +110,7 @@ export STATIC_ROOT="$WORK/static"
 export PROMETHEUS_MULTIPROC_DIR="$WORK/prometheus"   # as in production under gunicorn
 mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
 export LOG_LEVEL="${LOG_LEVEL:-WARNING}"
+export API_THROTTLE_ANON=off API_THROTTLE_USER=off   # measure the app, not the rate limiter
 
 log "AgentHub: database $BENCH_DB (recreated), migrate"
 psql "$PG/postgres" -v ON_ERROR_STOP=1 -qc "DROP DATABASE IF EXISTS $BENCH_DB WITH (FORCE)" \

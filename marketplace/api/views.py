@@ -170,10 +170,10 @@ class AgentViewSet(viewsets.ModelViewSet):
     )
     @action(detail=True, methods=["post"], parser_classes=[MultiPartParser])
     def package(self, request, id=None):
+        agent = self.get_object()  # first: someone else's draft is a 404 whatever the body holds
         data = PackageUpload(data=request.data)
         data.is_valid(raise_exception=True)
         upload = data.validated_data["file"]
-        agent = self.get_object()
         services.agent_package_upload(agent=agent, user=request.user, content=upload.read(), filename=upload.name)
         return Response(self._detail(agent, reload=True), status=status.HTTP_201_CREATED)
 

@@ -82,6 +82,7 @@ class ExecuteView(APIView):
     """Run an agent (seed 003): 202 with the pending execution, or 200 with the result under ?wait=N."""
 
     permission_classes = [permissions.IsAuthenticated]
+    required_scope = "invoke"  # an API key needs the invoke scope to run agents
 
     @extend_schema(request=ExecuteInput, responses={200: ExecutionSerializer, 202: ExecutionSerializer},
                    parameters=[WAIT_PARAM, IDEMPOTENCY_HEADER])
@@ -99,6 +100,7 @@ class InvokeAgentView(APIView):
     """Seed 004's invoke: waits for the result; 202 with the execution when the run takes longer."""
 
     permission_classes = [permissions.IsAuthenticated]
+    required_scope = "invoke"  # an API key needs the invoke scope to run agents
 
     @extend_schema(request=InvokeInput, responses={200: InvokeResult, 202: ExecutionSerializer},
                    parameters=[IDEMPOTENCY_HEADER])
@@ -145,6 +147,7 @@ class HiringViewSet(OwnedQuerysetMixin, mixins.CreateModelMixin, viewsets.ReadOn
     serializer_class = HiringSerializer
     filterset_class = HiringFilterSet
     queryset = Hiring.objects.select_related("agent")
+    required_scope = {"create": "invoke", "cancel": "invoke"}  # hiring is part of running agents
 
     @extend_schema(request=HiringInput, responses={201: HiringSerializer})
     def create(self, request, *args, **kwargs):
@@ -167,6 +170,7 @@ class ExecutionViewSet(OwnedQuerysetMixin, viewsets.ReadOnlyModelViewSet):
     permission_classes = [permissions.IsAuthenticated]
     filterset_class = ExecutionFilterSet
     queryset = Execution.objects.select_related("agent", "version")
+    required_scope = {"cancel": "invoke"}
 
     def get_queryset(self):
         queryset = super().get_queryset()

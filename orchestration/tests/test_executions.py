@@ -277,3 +277,23 @@ def test_an_internal_endpoint_is_refused_at_call_time_without_a_single_hit(api, 
     run = execute(api, eve, query="?wait=10").json()
     assert run["status"] == "failed" and run["errorCode"] == "unsafe_destination"
     assert remote.calls == [] and run["attemptCount"] == 1  # refused, not retried
+
+
+def test_an_api_key_runs_agents_only_with_the_invoke_scope(eve, agent, remote):
+    from rest_framework.test import APIClient
+
+    from accounts.services import api_key_create
+
+    def client(scopes):
+        key = api_key_create(user=eve, name=f"key {scopes}", scopes=scopes)[1]
+        return APIClient(headers={"Authorization": f"Api-Key {key}"})
+
+    reader, runner = client(["read"]), client(["invoke", "read"])
+    refused = reader.post("/api/agents/scripted/execute", {"input": {}}, format="json")
+    assert refused.status_code == 403 and "invoke" in refused.json()["error"]["message"]
+    assert not remote.calls
+
+    run = runner.post("/api/agents/scripted/execute?wait=5", {"input": {}}, format="json")
+    assert run.status_code == 200 and run.json()["status"] == "completed"
+    assert reader.get(f"/api/executions/{run.json()['id']}").status_code == 200
+    assert reader.post(f"/api/executions/{run.json()['id']}/cancel").status_code == 403

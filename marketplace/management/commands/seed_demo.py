@@ -18,6 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
+from accounts.services import creator_role_grant
 from demo_agents import hosted
 from demo_agents.http import catalog as http_catalog
 from marketplace import demo_data, services
@@ -74,6 +75,7 @@ class Command(BaseCommand):
         with transaction.atomic():
             users, new_logins = self._users(now=now)
             creator, reviewer = users[demo_data.DEMO_CREATOR], users[demo_data.DEMO_REVIEWER]
+            creator_role_grant(user=creator)  # their agents are in the catalog: a creator
             created, updated, views = 0, 0, 0
             catalog = [
                 *[(data, Transport.HOSTED, AgentStatus.APPROVED) for data in demo_data.HOSTED_AGENTS],
