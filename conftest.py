@@ -117,3 +117,16 @@ def make_agent(db):
 @pytest.fixture
 def money():
     return Decimal
+
+
+@pytest.fixture
+def fund(db):
+    """fund(user, "10"): put BazaarBucks on a wallet the way a card top-up does (through the ledger)."""
+    import uuid
+
+    from billing.services import wallet_credit
+
+    def credit(user, amount="10"):
+        wallet_credit(user=user, amount=Decimal(amount), reference=f"test-top-up:{uuid.uuid4()}")
+
+    return credit

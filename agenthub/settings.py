@@ -292,6 +292,10 @@ SANDBOX_HIDE_PATHS = env_list("SANDBOX_HIDE_PATHS", [])  # more folders agents m
 
 # --- Money and Stripe ---------------------------------------------------------
 PLATFORM_FEE_PERCENT = env_decimal("PLATFORM_FEE_PERCENT", "10")
+if not 0 <= PLATFORM_FEE_PERCENT <= 100:
+    raise ImproperlyConfigured("PLATFORM_FEE_PERCENT must be between 0 and 100.")
+# Seed 004's dynamic price: base price x (1 + factor x load); 0.5 makes a fully loaded agent cost 50 % more.
+DYNAMIC_PRICE_LOAD_FACTOR = float(env_decimal("DYNAMIC_PRICE_LOAD_FACTOR", "0.5"))
 STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY", "")
 STRIPE_PUBLISHABLE_KEY = env_str("STRIPE_PUBLISHABLE_KEY", "")
 STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET", "")

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from agenthub.errors import Conflict, InvalidInput
+from billing import services as ledger
 from marketplace.choices import LISTED_STATUSES, PricingModel
 from marketplace.models import Agent, Hiring
 from marketplace.validation import config_validator
@@ -58,6 +59,8 @@ def hiring_create(*, user: User, agent: Agent, config: dict | None = None, billi
             )
     except IntegrityError:
         raise Conflict("You already have an active hiring of this agent.", code="already_hired") from None
+    if subscription:  # the first month is paid as the hiring starts (402 undoes the hiring)
+        ledger.subscription_charge(hiring=hiring, period=f"{now:%Y-%m-%d}")
     Agent.objects.filter(pk=agent.pk).update(total_hires=F("total_hires") + 1)
     return hiring
 
@@ -73,9 +76,36 @@ def hiring_cancel(*, hiring: Hiring) -> Hiring:
     return hiring
 
 
-def hirings_expire(*, now=None) -> int:
-    """Mark active hirings past their expiry as expired (the periodic job). Returns how many."""
+def hirings_renew(*, now=None) -> dict:
+    """Charge the next month of every subscription hiring that is due; suspend those that cannot pay."""
     now = now or timezone.now()
+    renewed = suspended = 0
+    due = Hiring.objects.filter(status=Hiring.Status.ACTIVE, billing_cycle=Hiring.BillingCycle.MONTHLY,
+                                next_billing_date__lte=now).select_related("agent", "user")
+    for hiring in due:
+        try:
+            with transaction.atomic():
+                ledger.subscription_charge(hiring=hiring, period=f"{hiring.next_billing_date:%Y-%m-%d}")
+                Hiring.objects.filter(pk=hiring.pk, next_billing_date=hiring.next_billing_date).update(
+                    next_billing_date=hiring.next_billing_date + SUBSCRIPTION_PERIOD,
+                    expires_at=hiring.next_billing_date + SUBSCRIPTION_PERIOD, updated_at=now,
+                )
+            renewed += 1
+        except ledger.PaymentRequired:
+            Hiring.objects.filter(pk=hiring.pk, status=Hiring.Status.ACTIVE).update(
+                status=Hiring.Status.SUSPENDED, updated_at=now
+            )
+            suspended += 1
+    return {"renewed": renewed, "suspended": suspended}
+
+
+def hirings_expire(*, now=None) -> int:
+    """Mark active hirings past their expiry as expired (the periodic job). Returns how many.
+
+    Subscriptions are renewed first, so only those that were neither renewed nor suspended expire.
+    """
+    now = now or timezone.now()
+    hirings_renew(now=now)
     return Hiring.objects.filter(status=Hiring.Status.ACTIVE, expires_at__lte=now).update(
         status=Hiring.Status.EXPIRED, updated_at=now
     )

@@ -60,8 +60,16 @@ class Execution(models.Model):
     cpu_usage = models.FloatField(null=True, blank=True, help_text="CPU seconds (hosted agents).")
     memory_usage = models.FloatField(null=True, blank=True, help_text="Peak memory in MB (hosted agents).")
     disk_usage = models.FloatField(null=True, blank=True, help_text="Disk written in MB (hosted agents).")
+    price = models.DecimalField(
+        max_digits=12, decimal_places=4, default=0, help_text="The price quoted when the run was asked for: "
+        "the most it can be charged (held on the wallet while it runs).",
+    )
+    reported_cost = models.DecimalField(
+        max_digits=12, decimal_places=4, null=True, blank=True, help_text="What the agent said the run cost."
+    )
     cost = models.DecimalField(
-        max_digits=12, decimal_places=4, null=True, blank=True, help_text="What the agent reported the run cost."
+        max_digits=12, decimal_places=4, null=True, blank=True,
+        help_text="What the run was charged: the reported cost, never above the price; 0 when it failed.",
     )
     session_id = models.CharField(max_length=64, blank=True, help_text="Seed 002's acp_session_id.")
     idempotency_key = models.CharField(max_length=255, null=True, blank=True)

@@ -21,6 +21,8 @@ from django.utils import timezone
 
 from accounts.models import User
 from agenthub.errors import Conflict, InvalidInput
+from billing import services as ledger
+from billing.pricing import dynamic_price_expression, run_price
 from marketplace.choices import LISTED_STATUSES, PricingModel
 from marketplace.hirings import hiring_usable
 from marketplace.models import Agent, AgentPackage, AgentVersion, Hiring
@@ -76,8 +78,9 @@ def execution_start(
             execution = Execution.objects.create(
                 user=user, agent=agent, version_id=agent.current_version_id, hiring=hiring, input=input,
                 config=hiring.config if hiring else {}, idempotency_key=idempotency_key or None,
-                request_hash=request_hash, source=source,
+                request_hash=request_hash, source=source, price=run_price(agent=agent, hiring=hiring),
             )
+            ledger.hold_place(execution=execution, amount=execution.price)  # 402 undoes the whole run
             transaction.on_commit(lambda: _enqueue(execution.pk))
     except IntegrityError:
         # The same key arrived twice at once and the other request won.
@@ -197,14 +200,23 @@ def _finish(execution: Execution, status: str, *, result: CallResult | None = No
     fields["duration_ms"] = duration_ms
     if result is not None:
         fields.update(
-            output=result.output, cost=result.cost, cpu_usage=result.usage.cpu_seconds,
+            output=result.output, reported_cost=result.cost, cpu_usage=result.usage.cpu_seconds,
             memory_usage=_megabytes(result.usage.memory_bytes), disk_usage=_megabytes(result.usage.disk_bytes),
         )
     if not Execution.objects.filter(pk=execution.pk, status=ExecutionStatus.RUNNING).update(**fields):
         return False
+    _settle(execution, completed=status == ExecutionStatus.COMPLETED, reported_cost=result.cost if result else None)
     _count_run(execution, status=status, duration_ms=duration_ms, now=now)
     transaction.on_commit(lambda: wakeup.notify(_wakeup_key(execution.pk)))
     return True
+
+
+def _settle(execution: Execution, *, completed: bool, reported_cost: Decimal | None = None) -> None:
+    """Charge a completed run (its reported cost, at most its price), release a hold otherwise."""
+    charged = ledger.hold_capture(execution=execution, amount=reported_cost) if completed else Decimal("0")
+    if not completed:
+        ledger.hold_release(execution=execution)
+    Execution.objects.filter(pk=execution.pk).update(cost=charged)
 
 
 def _count_run(execution: Execution, *, status: str, duration_ms: int | None, now) -> None:
@@ -234,10 +246,13 @@ def _ewma(sample_ms: int):
 
 def execution_cancel(*, execution: Execution) -> Execution:
     now = timezone.now()
-    cancelled = Execution.objects.filter(
-        pk=execution.pk, status__in=(ExecutionStatus.PENDING, ExecutionStatus.RUNNING)
-    ).update(status=ExecutionStatus.CANCELLED, completed_at=now, lease_expires_at=None,
-             error="Cancelled by the user.", error_code="cancelled")
+    with transaction.atomic():
+        cancelled = Execution.objects.filter(
+            pk=execution.pk, status__in=(ExecutionStatus.PENDING, ExecutionStatus.RUNNING)
+        ).update(status=ExecutionStatus.CANCELLED, completed_at=now, lease_expires_at=None,
+                 error="Cancelled by the user.", error_code="cancelled")
+        if cancelled:
+            _settle(execution, completed=False)
     execution.refresh_from_db()
     if not cancelled:
         raise Conflict(f"The execution is {execution.status}; it can no longer be cancelled.",
@@ -298,6 +313,7 @@ def _finish_lost(execution: Execution, stale) -> bool:
                         duration_ms=duration_ms, error="The worker running this execution stopped.",
                         error_code="worker_lost"):
         return False
+    _settle(execution, completed=False)
     _count_run(execution, status=ExecutionStatus.FAILED, duration_ms=duration_ms, now=now)
     transaction.on_commit(lambda: wakeup.notify(_wakeup_key(execution.pk)))
     return True
@@ -327,6 +343,7 @@ def agent_health_check(*, agent: Agent) -> HealthCheck:
                   "avg_response_time": _ewma(response_ms)}
         if load is not None:
             fields["load"] = min(max(load, 0.0), 1.0)
+            fields["dynamic_price"] = dynamic_price_expression(fields["load"])
     else:
         failures = F("health_failures") + 1
         fields = {

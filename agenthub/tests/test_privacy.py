@@ -147,6 +147,7 @@ INVENTORY: dict[str, Owned | Public] = {
     "hiring-cancel": Owned(make=hiring),
     "execution-detail": Owned(make=execution),
     "execution-cancel": Owned(make=execution),
+    "execution-refund": Owned(make=execution),
     "orchestration:hire": Owned(make=draft_agent, kwargs=agent_slug, methods=("get", "post")),
     "orchestration:run": Owned(make=draft_agent, kwargs=agent_slug, methods=("get", "post")),
     "orchestration:hiring_cancel": Owned(make=hiring, methods=("post",)),

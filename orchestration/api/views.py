@@ -3,11 +3,12 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agenthub.api.ownership import OwnedQuerysetMixin
+from billing import services as ledger
 from marketplace import hirings, selectors
 from marketplace import services as marketplace_services
 from marketplace.api.serializers import AgentDetailSerializer
@@ -173,11 +174,24 @@ class ExecutionViewSet(OwnedQuerysetMixin, viewsets.ReadOnlyModelViewSet):
     required_scope = {"cancel": "invoke"}
 
     def get_queryset(self):
-        queryset = super().get_queryset()
+        if self.action == "refund" and self.request.user.is_staff:
+            queryset = self.queryset  # staff refund anyone's run
+        else:
+            queryset = super().get_queryset()
         return queryset.prefetch_related("attempts") if self.action != "list" else queryset
 
     def get_serializer_class(self):
         return ExecutionSerializer if self.action == "list" else ExecutionDetailSerializer
+
+    @extend_schema(request=None, responses={200: ExecutionDetailSerializer},
+                   summary="Refund what a run was charged (staff); at most once")
+    @action(detail=True, methods=["post"])
+    def refund(self, request, pk=None):
+        execution = self.get_object()
+        if not request.user.is_staff:
+            raise PermissionDenied("Only staff refund runs.")
+        ledger.execution_refund(execution=execution, memo=f"Refunded by {request.user.username}")
+        return Response(ExecutionDetailSerializer(_with_relations(execution)).data)
 
     @extend_schema(request=None, responses={200: ExecutionDetailSerializer})
     @action(detail=True, methods=["post"])

@@ -1,6 +1,7 @@
 """Hiring agents through the API (seed 002's hirings)."""
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.utils import timezone
@@ -86,14 +87,26 @@ def test_cancel_then_hire_again(api, eve, agent):
     assert hire(api, eve, agent="summarizer", config={"language": "en"}).status_code == 201
 
 
-def test_subscription_hiring_is_monthly_and_expires(api, eve, alice):
-    listed(created_by=alice, slug="monthly", pricing_model="subscription", monthly_price="9.0000")
+def test_a_subscription_is_paid_monthly_and_suspended_when_a_month_cannot_be_paid(api, eve, alice, fund):
+    from billing.services import account_for
+
+    listed(created_by=alice, slug="monthly", pricing_model="subscription", monthly_price=Decimal("9.0000"))
+    refused = hire(api, eve, agent="monthly")
+    assert refused.status_code == 402 and not Hiring.objects.exists()  # the first month is paid up front
+    fund(eve, "20")
+
     body = hire(api, eve, agent="monthly").json()
+
     assert body["billingCycle"] == "monthly" and body["expiresAt"] and body["nextBillingDate"]
+    assert account_for(user=eve).balance == Decimal("11")
     assert hire(api, eve, agent="monthly", billingCycle="per_use").status_code in (400, 409)
 
-    assert hirings.hirings_expire(now=timezone.now() + timedelta(days=31)) == 1
-    assert Hiring.objects.get(pk=body["id"]).status == "expired"
+    hirings.hirings_expire(now=timezone.now() + timedelta(days=31))  # month two: renewed
+    assert Hiring.objects.get(pk=body["id"]).status == "active" and account_for(user=eve).balance == Decimal("2")
+    assert hirings.hirings_renew(now=timezone.now() + timedelta(days=31)) == {"renewed": 0, "suspended": 0}
+
+    hirings.hirings_expire(now=timezone.now() + timedelta(days=61))  # month three: 2 BB left, suspended
+    assert Hiring.objects.get(pk=body["id"]).status == "suspended" and account_for(user=eve).balance == Decimal("2")
 
 
 def test_lists_are_yours_and_filterable(api, eve, bob, agent, alice):

@@ -30,7 +30,8 @@ RUNS = {
 
 
 @pytest.fixture
-def demo(settings):
+def demo(settings, eve, fund):
+    fund(eve, "50")  # the paid demo agents charge per run
     server, base_url = start_in_thread(0)
     settings.DEMO_AGENTS_URL = base_url
     settings.AGENT_ALLOWED_INTERNAL_HOSTS = ["127.0.0.1"]

@@ -35,8 +35,11 @@ def remote():
 
 
 @pytest.fixture
-def agent(alice, remote):
-    return listed(created_by=alice, slug="scripted", endpoint_url=remote.url)
+def agent(alice, remote, eve, bob, fund):
+    fund(eve, "10")  # the runners can pay: 0.05 BB a run (billing's own tests cover the money)
+    fund(bob, "10")
+    return listed(created_by=alice, slug="scripted", endpoint_url=remote.url, price_per_use=Decimal("0.05"),
+                  dynamic_price=Decimal("0.05"))
 
 
 def execute(api, user, slug="scripted", body=None, query="", **headers):
@@ -160,7 +163,8 @@ def test_invoke_agent_answers_the_way_seed_004s_ui_expects(api, eve, agent, remo
     assert response.status_code == 200
     body = response.json()
     assert set(body) == {"executionId", "status", "result", "cost", "executionTime"}
-    assert body["status"] == "completed" and body["result"] == {"answer": 42} and body["cost"] == 0.5
+    # The agent said 0.5; a run is never charged more than the price quoted when it started (0.05).
+    assert body["status"] == "completed" and body["result"] == {"answer": 42} and body["cost"] == 0.05
     assert remote.calls[0].body["input"] == {"q": "?"}
 
 

@@ -189,7 +189,8 @@ def test_an_agent_without_a_config_schema_is_hired_with_an_empty_config(client, 
     assert Hiring.objects.get(user=eve, agent=echo).config == {}
 
 
-def test_a_subscription_agent_is_hired_monthly(client, alice, eve):
+def test_a_subscription_agent_is_hired_monthly(client, alice, eve, fund):
+    fund(eve, "10")
     listed(created_by=alice, slug="monthly", pricing_model=PricingModel.SUBSCRIPTION, monthly_price=Decimal("9"))
     page = login(client, eve).get(reverse("orchestration:hire", args=["monthly"]))
     assert [value for value, _ in page.context["form"].fields["billing_cycle"].choices] == ["monthly"]
@@ -332,7 +333,15 @@ def test_a_subscription_agent_must_be_hired_first(client, alice, eve):
     assert not Execution.objects.exists()
 
 
-def test_a_run_uses_the_chosen_hiring(client, agent, eve):
+def test_a_paid_run_needs_the_money_on_the_wallet(client, agent, eve):
+    login(client, eve)
+    response = client.post(reverse("orchestration:run", args=["summarizer"]), {"mode": "json", "input": "{}"})
+    assert "0.0000 BB is available" in response.content.decode() or "0 BB is available" in response.content.decode()
+    assert not Execution.objects.exists()
+
+
+def test_a_run_uses_the_chosen_hiring(client, agent, eve, fund):
+    fund(eve)
     hiring = hirings.hiring_create(user=eve, agent=agent, config={"language": "fr"})
     login(client, eve)
 

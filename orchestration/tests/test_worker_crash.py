@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
+from billing.services import ledger_is_consistent
 from marketplace.tests.factories import listed
 from orchestration import services
 from orchestration.models import Execution
@@ -70,7 +71,8 @@ def start_worker(settings):
     app.control.purge()
 
 
-def test_a_run_survives_its_worker_being_killed_mid_call(settings, eve, alice, start_worker):
+def test_a_run_survives_its_worker_being_killed_mid_call(settings, eve, alice, start_worker, fund):
+    fund(eve)  # the run is paid: its hold must be settled once, after the retry
     settings.EXECUTION_TIMEOUT_SECONDS, settings.EXECUTION_LEASE_GRACE_SECONDS = TIMEOUT, GRACE
     settings.AGENT_ALLOWED_INTERNAL_HOSTS = ["127.0.0.1"]
     with ScriptedAgent() as remote:
@@ -95,3 +97,5 @@ def test_a_run_survives_its_worker_being_killed_mid_call(settings, eve, alice, s
     assert {call.headers["Idempotency-Key"] for call in remote.calls} == {execution.execution_id}
     outcomes = list(execution.attempts.order_by("number").values_list("outcome", flat=True))
     assert outcomes == ["worker_lost", "completed"]
+    assert execution.hold.status == "captured" and execution.cost == execution.price  # charged once
+    assert ledger_is_consistent()

@@ -266,8 +266,9 @@ def test_history_filters_and_the_agent_health_chart(live_server, browser_page, a
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_without_javascript_the_run_form_posts_and_lands_on_the_runs_page(
-    live_server, browser_page, artifacts, alice, eve, monkeypatch
+    live_server, browser_page, artifacts, alice, eve, monkeypatch, fund
 ):
+    fund(eve)  # a paid agent: the run holds its price on eve's wallet
     listed(created_by=alice, slug="calculator", name="Calculator Agent",
            inputs=["operation (add | subtract | multiply | divide | average)", "numbers (list of numbers)"])
     monkeypatch.setattr(services, "_enqueue", lambda pk: None)  # the run stays queued: no worker here
