@@ -59,6 +59,29 @@ def agent_visible(*, user=None) -> QuerySet[Agent]:
     return agents.filter(visible)
 
 
+# What hiring and running an agent read: not its catalog text, nor its search vector.
+AGENT_RUN_FIELDS = (
+    "slug", "name", "status", "is_public", "created_by_id", "pricing_model", "price_per_use", "monthly_price",
+    "dynamic_price", "config_schema", "transport", "endpoint_url", "entry_point", "code_hash", "protocol_version",
+    "current_version__number", "current_version__transport", "current_version__endpoint_url",
+    "current_version__entry_point", "current_version__code_hash", "current_version__agent_id",
+)
+
+
+def agent_for(*, slug: str, user=None) -> Agent | None:
+    """One agent by slug if `user` may see it (agent_visible's rule), reading no permissions for a
+    listed agent: the common case of running or hiring one costs a single query."""
+    agent = Agent.objects.select_related("current_version").only(*AGENT_RUN_FIELDS).filter(slug=slug).first()
+    if agent is None or agent.is_listed:
+        return agent
+    user_ok = user is not None and user.is_authenticated
+    if user_ok and (user.is_staff or agent.created_by_id == user.pk):
+        return agent
+    if user_ok and agent.status != AgentStatus.DRAFT and user.has_perm("marketplace.review_agent"):
+        return agent
+    return None
+
+
 CATALOG_VERSION_KEY = "catalog:version"
 LISTED_COUNT_TTL = 60
 

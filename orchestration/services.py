@@ -118,19 +118,14 @@ def agent_target(*, agent: Agent, version: AgentVersion | None = None) -> Target
 
 def execution_run(execution_pk) -> None:
     """Run a pending execution to a terminal state (the worker's side). A second delivery does nothing."""
-    now = timezone.now()
-    lease = now + timedelta(seconds=settings.EXECUTION_TIMEOUT_SECONDS + settings.EXECUTION_LEASE_GRACE_SECONDS)
-    claimed = Execution.objects.filter(pk=execution_pk, status=ExecutionStatus.PENDING).update(
-        status=ExecutionStatus.RUNNING, started_at=now, lease_expires_at=lease
-    )
-    if not claimed:
+    claimed = _claim(execution_pk)
+    if claimed is None:
         return
-    execution = Execution.objects.select_related("agent", "version").get(pk=execution_pk)
+    execution, attempt = claimed
     target = agent_target(agent=execution.agent, version=execution.version)
     deadline = time.monotonic() + settings.EXECUTION_TIMEOUT_SECONDS
     backoff = float(settings.EXECUTION_RETRY_BACKOFF_SECONDS)
     while True:
-        attempt = _attempt_start(execution)
         try:
             result = transports.call(target, CallRequest(
                 execution_id=execution.execution_id, idempotency_key=execution.execution_id,
@@ -138,29 +133,58 @@ def execution_run(execution_pk) -> None:
             ))
         except CallError as error:
             timed_out = isinstance(error, CallTimeout)
-            _attempt_finish(attempt, Outcome.TIMEOUT if timed_out else
-                            Outcome.TRANSIENT if error.transient else Outcome.FAILED, error=error.message)
+            outcome = Outcome.TIMEOUT if timed_out else Outcome.TRANSIENT if error.transient else Outcome.FAILED
             wait = max(backoff, min(error.retry_after or 0, 30))
             retry = (error.transient and attempt.number < settings.EXECUTION_MAX_ATTEMPTS
-                     and time.monotonic() + wait < deadline and _still_running(execution))
+                     and time.monotonic() + wait < deadline)
             if retry:
+                _attempt_finish(attempt, outcome, error=error.message)
                 time.sleep(wait)
                 backoff *= 2
+                if not _still_running(execution):
+                    return  # cancelled while it waited
+                attempt = _attempt_start(execution)
                 continue
             _finish(execution, ExecutionStatus.TIMEOUT if timed_out else ExecutionStatus.FAILED,
-                    error=error.message, error_code=error.code)
+                    attempt=(attempt, outcome), error=error.message, error_code=error.code)
             return
         except Exception as error:  # a bug must still end the run, not leave it running
             logger.exception("execution %s crashed", execution.execution_id)
-            _attempt_finish(attempt, Outcome.FAILED, error="Internal error.")
-            _finish(execution, ExecutionStatus.FAILED, error=f"Internal error ({type(error).__name__}).",
-                    error_code="internal_error")
+            _finish(execution, ExecutionStatus.FAILED, attempt=(attempt, Outcome.FAILED),
+                    error=f"Internal error ({type(error).__name__}).", error_code="internal_error")
             return
         completed = result.status == "completed"
-        _attempt_finish(attempt, Outcome.COMPLETED if completed else Outcome.FAILED, error=result.error)
         _finish(execution, ExecutionStatus.COMPLETED if completed else ExecutionStatus.FAILED,
+                attempt=(attempt, Outcome.COMPLETED if completed else Outcome.FAILED),
                 result=result, error=result.error, error_code="" if completed else "agent_failed")
         return
+
+
+@transaction.atomic
+def _claim(execution_pk) -> tuple[Execution, ExecutionAttempt] | None:
+    """Take a pending execution and open its first attempt, in one transaction; None when taken already."""
+    now = timezone.now()
+    lease = now + timedelta(seconds=settings.EXECUTION_TIMEOUT_SECONDS + settings.EXECUTION_LEASE_GRACE_SECONDS)
+    claimed = Execution.objects.filter(pk=execution_pk, status=ExecutionStatus.PENDING).update(
+        status=ExecutionStatus.RUNNING, started_at=now, lease_expires_at=lease, attempt_count=F("attempt_count") + 1
+    )
+    if not claimed:
+        return None
+    execution = Execution.objects.select_related("agent", "version").only(*RUN_FIELDS).get(pk=execution_pk)
+    attempt = ExecutionAttempt.objects.create(
+        execution=execution, number=execution.attempt_count, started_at=now, worker=_HOSTNAME
+    )
+    return execution, attempt
+
+
+_HOSTNAME = socket.gethostname()
+# What a worker reads to run an execution: not the agent's catalog text or search vector.
+_TARGET_FIELDS = ("transport", "endpoint_url", "entry_point", "code_hash")
+RUN_FIELDS = (
+    "execution_id", "user_id", "agent_id", "version_id", "hiring_id", "input", "config", "price", "started_at",
+    "attempt_count", *(f"agent__{name}" for name in (*_TARGET_FIELDS, "protocol_version", "created_by_id", "name")),
+    *(f"version__{name}" for name in (*_TARGET_FIELDS, "number")),
+)
 
 
 def _still_running(execution: Execution) -> bool:
@@ -172,12 +196,12 @@ def _attempt_start(execution: Execution) -> ExecutionAttempt:
         Execution.objects.filter(pk=execution.pk).update(attempt_count=F("attempt_count") + 1)
         number = Execution.objects.values_list("attempt_count", flat=True).get(pk=execution.pk)
         return ExecutionAttempt.objects.create(
-            execution=execution, number=number, started_at=timezone.now(), worker=socket.gethostname()
+            execution=execution, number=number, started_at=timezone.now(), worker=_HOSTNAME
         )
 
 
-def _attempt_finish(attempt: ExecutionAttempt, outcome: str, *, error: str = "") -> None:
-    finished = timezone.now()
+def _attempt_finish(attempt: ExecutionAttempt, outcome: str, *, error: str = "", now=None) -> None:
+    finished = now or timezone.now()
     ExecutionAttempt.objects.filter(pk=attempt.pk).update(
         outcome=outcome, error=error[:2000], finished_at=finished,
         duration_ms=int((finished - attempt.started_at).total_seconds() * 1000),
@@ -189,23 +213,28 @@ def _megabytes(value: int | None) -> float | None:
 
 
 @transaction.atomic
-def _finish(execution: Execution, status: str, *, result: CallResult | None = None, error: str = "",
-            error_code: str = "") -> bool:
-    """Move a running execution to `status` and count it; False when something else ended it first."""
+def _finish(execution: Execution, status: str, *, attempt: tuple[ExecutionAttempt, str] | None = None,
+            result: CallResult | None = None, error: str = "", error_code: str = "") -> bool:
+    """Close the last attempt and move the running execution to `status`, charge or release it and
+    count it, in one transaction; False when something else (a cancel, the sweeper) ended it first."""
     now = timezone.now()
+    if attempt is not None:
+        _attempt_finish(attempt[0], attempt[1], error=error, now=now)
+    duration_ms = int((now - execution.started_at).total_seconds() * 1000) if execution.started_at else None
     fields = {"status": status, "completed_at": now, "lease_expires_at": None, "error": error[:10000],
-              "error_code": error_code}
-    started = Execution.objects.values_list("started_at", flat=True).get(pk=execution.pk)
-    duration_ms = int((now - started).total_seconds() * 1000) if started else None
-    fields["duration_ms"] = duration_ms
+              "error_code": error_code, "duration_ms": duration_ms}
     if result is not None:
         fields.update(
             output=result.output, reported_cost=result.cost, cpu_usage=result.usage.cpu_seconds,
             memory_usage=_megabytes(result.usage.memory_bytes), disk_usage=_megabytes(result.usage.disk_bytes),
         )
+    if not execution.price:
+        fields["cost"] = Decimal("0")  # a free run: no hold to settle
     if not Execution.objects.filter(pk=execution.pk, status=ExecutionStatus.RUNNING).update(**fields):
         return False
-    _settle(execution, completed=status == ExecutionStatus.COMPLETED, reported_cost=result.cost if result else None)
+    if execution.price:
+        _settle(execution, completed=status == ExecutionStatus.COMPLETED,
+                reported_cost=result.cost if result else None)
     _count_run(execution, status=status, duration_ms=duration_ms, now=now)
     transaction.on_commit(lambda: wakeup.notify(_wakeup_key(execution.pk)))
     return True
@@ -270,10 +299,12 @@ def execution_cancel(*, execution: Execution) -> Execution:
 
 
 def execution_wait(*, execution: Execution, timeout: float) -> Execution:
-    """Wait up to `timeout` seconds for a terminal state; returns the execution as it then is."""
+    """Wait up to `timeout` seconds for a terminal state; returns the execution as it then is
+    (with its agent and version loaded). With Redis, the worker's signal wakes the wait at once."""
     deadline = time.monotonic() + timeout
+    runs = Execution.objects.select_related("agent", "version")
     while True:
-        execution.refresh_from_db()
+        execution = runs.get(pk=execution.pk)
         remaining = deadline - time.monotonic()
         if execution.status in TERMINAL_STATUSES or remaining <= 0:
             return execution

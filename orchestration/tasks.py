@@ -9,6 +9,7 @@ from orchestration import services
 
 @shared_task(
     acks_late=True,
+    ignore_result=True,  # the execution row is the result; storing None in Redis costs a round trip
     # The run's own deadline ends it first; these only stop a call that ignores it.
     soft_time_limit=settings.EXECUTION_TIMEOUT_SECONDS + 15,
     time_limit=settings.EXECUTION_TIMEOUT_SECONDS + 25,
@@ -24,7 +25,7 @@ def sweep_executions() -> dict:
     return services.executions_sweep()
 
 
-@shared_task(acks_late=True, soft_time_limit=30, time_limit=40)
+@shared_task(acks_late=True, ignore_result=True, soft_time_limit=30, time_limit=40)
 def check_agent_health(agent_pk: str) -> None:
     agent = Agent.objects.filter(pk=agent_pk).select_related("current_version").first()
     if agent is not None:

@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, permissions, status, viewsets
@@ -64,15 +65,26 @@ def _own_hiring(request, hiring_id):
     return get_object_or_404(Hiring.objects.filter(user=request.user), pk=hiring_id)
 
 
+def _agent(request, slug: str):
+    agent = selectors.agent_for(slug=slug, user=request.user)
+    if agent is None:
+        raise Http404
+    return agent
+
+
 def _start(request, *, agent_slug: str, input, hiring_id=None, source: str, wait: float):
-    agent = get_object_or_404(selectors.agent_visible(user=request.user), slug=agent_slug)
-    execution, _ = services.execution_start(
+    agent = _agent(request, agent_slug)
+    execution, created = services.execution_start(
         user=request.user, agent=agent, input=input, hiring=_own_hiring(request, hiring_id),
         idempotency_key=_idempotency_key(request), source=source,
     )
     if wait:
-        execution = services.execution_wait(execution=execution, timeout=wait)
-    return _with_relations(execution)
+        return services.execution_wait(execution=execution, timeout=wait)
+    if not created:
+        return _with_relations(execution)
+    execution.refresh_from_db()  # tasks may run inline (no Redis): show what the run is now
+    execution.agent, execution.version = agent, agent.current_version
+    return execution
 
 
 def _with_relations(execution: Execution) -> Execution:
@@ -154,7 +166,7 @@ class HiringViewSet(OwnedQuerysetMixin, mixins.CreateModelMixin, viewsets.ReadOn
     def create(self, request, *args, **kwargs):
         data = HiringInput(data=request.data)
         data.is_valid(raise_exception=True)
-        agent = get_object_or_404(selectors.agent_visible(user=request.user), slug=data.validated_data["agent"])
+        agent = _agent(request, data.validated_data["agent"])
         hiring = hirings.hiring_create(user=request.user, agent=agent, config=data.validated_data["config"],
                                        billing_cycle=data.validated_data["billing_cycle"])
         return Response(HiringSerializer(hiring).data, status=status.HTTP_201_CREATED)
