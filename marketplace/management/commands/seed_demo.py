@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.services import creator_role_grant
+from billing.services import wallet_credit
 from demo_agents import hosted
 from demo_agents.http import catalog as http_catalog
 from marketplace import demo_data, services
@@ -44,6 +45,7 @@ FIRST_RUN_ONLY = {
     *REVIEWED_FIELDS,
 }
 REVIEWER_GROUP = "Reviewers"
+DEMO_CREDIT = Decimal("25")  # BazaarBucks each demo user starts with
 
 
 # What the demo market has made of the HTTP agents: demo_data's figures win over the server's catalog.
@@ -136,6 +138,9 @@ class Command(BaseCommand):
             if data["reviewer"]:
                 user.groups.add(reviewers)
             users[user.username] = user
+            # Demo money, so the paid demo agents can be tried at once: booked once, like a top-up.
+            wallet_credit(user=user, amount=DEMO_CREDIT, reference=f"demo-credit:{user.username}",
+                          memo="Demo credit from seed_demo (development only)")
         return users, new_logins
 
     def _reviewer_group(self) -> Group:
