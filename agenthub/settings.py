@@ -164,6 +164,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "orchestration.tasks.sweep_executions",
         "schedule": timedelta(seconds=30),
     },
+    "billing-reconcile-stripe-payments": {
+        "task": "billing.tasks.stripe_payments_reconcile",
+        "schedule": timedelta(minutes=15),
+    },
 }
 
 # --- Auth ---------------------------------------------------------------------
@@ -300,6 +304,13 @@ STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY", "")
 STRIPE_PUBLISHABLE_KEY = env_str("STRIPE_PUBLISHABLE_KEY", "")
 STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET", "")
 STRIPE_API_BASE = env_str("STRIPE_API_BASE", "")  # a local fake Stripe in tests
+# Card top-ups, in BB (1 BB = 1 USD): whole cents between these bounds.
+TOP_UP_MIN = env_decimal("TOP_UP_MIN", "5")
+TOP_UP_MAX = env_decimal("TOP_UP_MAX", "1000")
+if not 0 < TOP_UP_MIN <= TOP_UP_MAX or (TOP_UP_MIN * 100) % 1 or (TOP_UP_MAX * 100) % 1:
+    raise ImproperlyConfigured("TOP_UP_MIN and TOP_UP_MAX must be whole cents, with 0 < TOP_UP_MIN <= TOP_UP_MAX.")
+# Reconciliation re-reads payments still pending from Stripe for this long after they were made.
+STRIPE_RECONCILE_LOOKBACK = timedelta(days=3)
 
 # --- API ----------------------------------------------------------------------
 REST_FRAMEWORK = {

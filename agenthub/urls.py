@@ -10,6 +10,7 @@ api_patterns = [
     path("", include("accounts.api.urls")),
     path("", include("orchestration.api.urls")),
     path("", include("marketplace.api.urls")),
+    path("", include("billing.api.urls")),
 ]
 
 urlpatterns = [

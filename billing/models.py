@@ -178,3 +178,86 @@ class StripePayment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} {self.amount} ({self.status})"
+
+
+# --- Stripe: customers, credit plans, webhook events (billing/stripe_services.py) ---------------------
+
+
+class StripeCustomer(models.Model):
+    """The Stripe customer that stands for a user: one each, made the first time a payment needs it."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="stripe_customer")
+    customer_id = models.CharField(max_length=255, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.customer_id
+
+
+class CreditPlan(models.Model):
+    """A monthly Stripe subscription that loads `credits` BB on the wallet each time its invoice is paid."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=100)
+    price_cents = models.PositiveIntegerField(help_text="What Stripe charges each month, in US cents.")
+    credits = models.DecimalField(**MONEY, help_text="BB loaded on the wallet per paid invoice.")
+    stripe_price_id = models.CharField(max_length=255, null=True, blank=True, unique=True,
+                                       help_text="The Stripe price (or plan) id; made by credit_plan_sync when empty.")
+    active = models.BooleanField(default=True, help_text="Offered to new subscribers.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["price_cents", "name"]
+        constraints = [
+            models.CheckConstraint(condition=Q(price_cents__gt=0), name="creditplan_price_positive"),
+            models.CheckConstraint(condition=Q(credits__gt=0), name="creditplan_credits_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CreditPlanSubscription(models.Model):
+    """A user's subscription to a credit plan, its status mirrored from Stripe's."""
+
+    class Status(models.TextChoices):
+        INCOMPLETE = "incomplete", "Incomplete"
+        INCOMPLETE_EXPIRED = "incomplete_expired", "Incomplete, expired"
+        TRIALING = "trialing", "Trialing"
+        ACTIVE = "active", "Active"
+        PAST_DUE = "past_due", "Past due"
+        UNPAID = "unpaid", "Unpaid"
+        PAUSED = "paused", "Paused"
+        CANCELED = "canceled", "Canceled"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                             related_name="credit_plan_subscriptions")
+    plan = models.ForeignKey(CreditPlan, on_delete=models.PROTECT, related_name="subscriptions")
+    stripe_subscription_id = models.CharField(max_length=255, unique=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.INCOMPLETE)
+    canceled_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.plan} for {self.user} ({self.status})"
+
+
+class StripeEvent(models.Model):
+    """A Stripe webhook event, stored in the same transaction as its effect: a redelivery finds it."""
+
+    id = models.CharField(primary_key=True, max_length=255, help_text="Stripe's event id (evt_...).")
+    type = models.CharField(max_length=100)
+    outcome = models.CharField(max_length=40, help_text="What handling it did, e.g. credited, mismatch, unknown.")
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+
+    def __str__(self) -> str:
+        return f"{self.id} {self.type}"

@@ -12,8 +12,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q, Sum, Value
-from django.db.models.functions import Greatest
+from django.db.models import F, Q, Sum
 from django.utils import timezone
 
 from accounts.models import User
@@ -221,14 +220,17 @@ def wallet_credit(*, user: User, amount: Decimal, reference: str, kind: str = En
     if amount <= 0:
         raise InvalidInput("A credit must be positive.", fields={"amount": ["Must be more than 0."]})
     wallet = account_for(user=user)
+    external = system_account(Account.Kind.EXTERNAL)
     try:
         with transaction.atomic():
+            debt = Account.objects.select_for_update().values_list("debt", flat=True).get(pk=wallet.pk)
+            repaid = min(amount, debt)  # what the wallet owes goes back out first
             posted = _post(kind=kind, reference=reference, memo=memo[:255], entries=[
-                (system_account(Account.Kind.EXTERNAL), kind, -amount), (wallet, kind, amount),
+                (external, kind, -amount), (wallet, kind, amount),
+                (wallet, EntryKind.CHARGEBACK, -repaid), (external, EntryKind.CHARGEBACK, repaid),
             ])
-            Account.objects.filter(pk=wallet.pk, debt__gt=0).update(
-                debt=Greatest(F("debt") - amount, Value(ZERO)), updated_at=timezone.now()
-            )
+            if repaid:
+                Account.objects.filter(pk=wallet.pk).update(debt=F("debt") - repaid, updated_at=timezone.now())
             return posted, True
     except IntegrityError:
         existing = LedgerTransaction.objects.filter(reference=reference).first()
@@ -276,6 +278,24 @@ def wallet_summary(*, user: User) -> dict:
         "caps": {"per_run": wallet.per_run_cap, "daily": wallet.daily_cap,
                  "auto_approve_threshold": wallet.auto_approve_threshold},
     }
+
+
+_UNSET = object()
+
+
+def wallet_caps_set(*, user: User, per_run=_UNSET, daily=_UNSET, auto_approve_threshold=_UNSET) -> Account:
+    """Set the wallet's spend caps; a cap left out keeps its value, None removes it."""
+    changes = {field: money(value) if value is not None else None for field, value in (
+        ("per_run_cap", per_run), ("daily_cap", daily), ("auto_approve_threshold", auto_approve_threshold),
+    ) if value is not _UNSET}
+    if changes.get("auto_approve_threshold", ZERO) is None:
+        raise InvalidInput("The auto-approve threshold cannot be empty.",
+                           fields={"auto_approve_threshold": ["Give an amount (0 asks every time)."]})
+    wallet = account_for(user=user)
+    if changes:
+        Account.objects.filter(pk=wallet.pk).update(**changes, updated_at=timezone.now())
+    wallet.refresh_from_db()
+    return wallet
 
 
 def ledger_is_consistent() -> bool:

@@ -23,6 +23,7 @@ import io
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -114,6 +115,42 @@ def execute_body():
     return {"input": {"text": "privacy check"}}
 
 
+def stripe_payment(owner):
+    from billing.models import StripePayment
+
+    return StripePayment.objects.create(user=owner, type="balance_load", amount="10", amount_cents=1000,
+                                        stripe_payment_intent=f"pi_privacy_{owner.pk.hex}")
+
+
+def credit_plan_subscription(owner):
+    from billing.models import CreditPlan, CreditPlanSubscription
+
+    plan = CreditPlan.objects.create(name="Privacy plan", price_cents=1000, credits="12", stripe_price_id="price_p")
+    return CreditPlanSubscription.objects.create(user=owner, plan=plan, stripe_subscription_id="sub_privacy",
+                                                 status="active")
+
+
+def wallet_entry(owner):
+    from billing.services import wallet_credit
+
+    return wallet_credit(user=owner, amount=Decimal("5"), reference=f"privacy:{owner.pk}")[0].entries.get(
+        account__user=owner)
+
+
+def paid_entry(owner):
+    from billing.models import EntryKind
+    from billing.services import _post as post
+    from billing.services import account_for, system_account, wallet_credit
+
+    wallet_credit(user=owner, amount=Decimal("5"), reference=f"privacy:{owner.pk}")
+    wallet = account_for(user=owner)
+    posted = post(kind=EntryKind.AGENT_PAYMENT, reference=f"privacy-pay:{owner.pk}", entries=[
+        (wallet, EntryKind.AGENT_PAYMENT, Decimal("-1")),
+        (system_account("platform"), EntryKind.AGENT_PAYMENT, Decimal("1")),
+    ])
+    return posted.entries.get(account=wallet)
+
+
 PUBLIC_PROFILE = "Public profiles are public by design: a username, public agents and follow counts; never the email."
 
 INVENTORY: dict[str, Owned | Public] = {
@@ -154,6 +191,11 @@ INVENTORY: dict[str, Owned | Public] = {
     "orchestration:execution_detail": Owned(make=execution, methods=("get",)),
     "orchestration:execution_panel": Owned(make=execution, methods=("get",)),
     "orchestration:execution_cancel": Owned(make=execution, methods=("post",)),
+    # billing (Stripe): credit plans are the public price list; subscriptions are their user's
+    "credit-plan-detail": Public("Credit plans are the public price list."),
+    "credit-plan-subscribe": Public("Subscribes the caller only; the plan named is public."),
+    "credit-plan-subscription-detail": Owned(make=credit_plan_subscription),
+    "credit-plan-subscription-cancel": Owned(make=credit_plan_subscription),
 }
 
 # List routes over owned rows: (route name) -> how to make one. Searched by its owner's name and id.
@@ -163,6 +205,11 @@ LISTS: dict[str, Listed] = {
     "agent-list": Listed(make=draft_agent, params=lambda agent, owner: {"status": "draft", "search": agent.name}),
     "hiring-list": Listed(make=hiring, params=lambda hiring, owner: {"agent": hiring.agent.slug}),
     "execution-list": Listed(make=execution, params=lambda run, owner: {"agent": run.agent.slug, "status": "pending"}),
+    "stripe-payment-list": Listed(make=stripe_payment, params=lambda payment, owner: {"type": "balance_load"}),
+    "wallet-entry-list": Listed(make=wallet_entry, params=lambda entry, owner: {"kind": "top_up"}),
+    "bazaarbucks-payment-list": Listed(make=paid_entry),
+    "credit-plan-subscription-list": Listed(make=credit_plan_subscription,
+                                            params=lambda subscription, owner: {"status": "active"}),
 }
 
 

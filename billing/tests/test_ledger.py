@@ -227,3 +227,15 @@ def test_500_holds_of_1_bb_on_a_100_bb_wallet_from_32_threads(eve, paid_agent, f
     assert holds == 100 and connection.vendor == "postgresql"
     assert ledger.ledger_is_consistent()
     assert LedgerEntry.objects.filter(account=account).count() == 1  # the top-up: holds are not movements
+
+
+@pytest.mark.django_db
+def test_a_top_up_pays_a_debt_before_it_lands_on_the_wallet(eve, fund):
+    fund(eve, "3")
+    _, owed = ledger.wallet_debit_external(user=eve, amount=D("10"), reference="stripe:dispute:dp_1")
+    assert owed == D("7") and (wallet(eve).balance, wallet(eve).debt) == (D("0"), D("7"))
+
+    ledger.wallet_credit(user=eve, amount=D("10"), reference="stripe:pi_2")
+
+    assert (wallet(eve).balance, wallet(eve).debt) == (D("3"), D("0"))
+    assert ledger.ledger_is_consistent()
