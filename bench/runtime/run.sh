@@ -25,29 +25,8 @@ STAMP="$(date +%Y%m%d-%H%M%S)"
 RESULTS="${RESULTS:-$REPO/bench/results}"
 WORK="$(mktemp -d /tmp/agenthub-bench-runtime.XXXXXX)"
 mkdir -p "$RESULTS"
-PIDS=()
-
-log() { printf '\n== %s  %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-cleanup() {
-  local status=$?
-  for pid in "${PIDS[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do
-    for _ in $(seq 50); do kill -0 -- "-$pid" 2>/dev/null || break; sleep 0.2; done
-    kill -KILL -- "-$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
-  rm -rf "$WORK"
-  exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-wait_http() {
-  local url="$1" deadline=$((SECONDS + $2))
-  until curl -fsS -o /dev/null "$url"; do
-    if ((SECONDS > deadline)); then echo "no answer from $url" >&2; return 1; fi
-    sleep 0.3
-  done
-}
+# shellcheck source=../lib.sh
+source "$HERE/../lib.sh"
 
 exec 9>"${BENCH_LOCK:-/tmp/agenthub-bench-runtime.lock}"
 flock -n 9 || { echo "another bench/runtime run is in progress" >&2; exit 1; }
