@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from agenthub.errors import Conflict, DomainError, InvalidInput
-from billing.models import ZERO, Account, EntryKind, Hold, LedgerEntry, LedgerTransaction
+from billing.models import ZERO, Account, EntryKind, Hold, LedgerEntry, LedgerTransaction, StripePayment
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +59,9 @@ def _move(account: Account, amount: Decimal) -> None:
     Account.objects.filter(pk=account.pk).update(balance=F("balance") + amount, updated_at=timezone.now())
 
 
+_LOCK_ORDER = {Account.Kind.WALLET: 0, Account.Kind.EARNINGS: 1, Account.Kind.PLATFORM: 2, Account.Kind.EXTERNAL: 3}
+
+
 def _post(*, kind: str, reference: str, entries: list[tuple[Account, str, Decimal]], **links) -> LedgerTransaction:
     """Write one balanced transaction: its entries and the balances they move, all or nothing."""
     entries = [(account, entry_kind, amount) for account, entry_kind, amount in entries if amount]
@@ -70,7 +73,9 @@ def _post(*, kind: str, reference: str, entries: list[tuple[Account, str, Decima
             LedgerEntry(transaction=posted, account=account, kind=entry_kind, amount=amount)
             for account, entry_kind, amount in entries
         )
-        for account, _, amount in entries:
+        # Always in the same order (the wallet, then earnings, the platform, the outside world), so two
+        # transactions touching the same rows, e.g. a capture and a refund, cannot deadlock.
+        for account, _, amount in sorted(entries, key=lambda entry: (_LOCK_ORDER[entry[0].kind], str(entry[0].pk))):
             _move(account, amount)
     return posted
 
@@ -123,20 +128,29 @@ def hold_place(*, execution, amount: Decimal) -> Hold | None:
     return Hold.objects.create(account=wallet, execution=execution, amount=amount)
 
 
-def hold_capture(*, execution, amount: Decimal | None = None) -> Decimal:
+def hold_capture(*, execution, amount: Decimal | None = None, external_cost: Decimal | None = None,
+                 vendor: str = "") -> Decimal:
     """Charge a finished run: `amount` (the agent's reported cost; the hold when it reported none),
     never more than the hold, split between the creator and the platform; the rest is released.
-    Returns what was charged. At most once per run: a second call finds the hold settled (and the
-    capture's unique reference would refuse it anyway) and charges nothing."""
+    An `external_cost` the agent reported (a tool it paid for, seed 004's card_spend) is charged
+    first, out of the same hold (see `external_cost_charge`); the price gets what is left.
+    Returns what was charged in all. At most once per run: a second call finds the hold settled
+    (and the capture's unique reference would refuse it anyway) and charges nothing."""
     with transaction.atomic():
         hold = Hold.objects.select_for_update().filter(execution=execution, status=Hold.Status.HELD).first()
         if hold is None:
             return ZERO
-        price = hold.amount if amount is None else max(min(money(amount), hold.amount), ZERO)
-        Hold.objects.filter(pk=hold.pk).update(status=Hold.Status.CAPTURED, captured=price, settled_at=timezone.now())
+        external = min(money(external_cost), hold.amount) if external_cost and external_cost > 0 else ZERO
+        room = hold.amount - external
+        price = room if amount is None else max(min(money(amount), room), ZERO)
+        Hold.objects.filter(pk=hold.pk).update(status=Hold.Status.CAPTURED, captured=price + external,
+                                               settled_at=timezone.now())
         Account.objects.filter(pk=hold.account_id).update(held=F("held") - hold.amount)
+        if external:
+            external_cost_charge(execution=execution, wallet=hold.account, amount=external, vendor=vendor,
+                                 reported=money(external_cost))
         if not price:
-            return ZERO
+            return external
         share, fee = fee_split(price)
         creator = account_for(user=execution.agent.created_by, kind=Account.Kind.EARNINGS)
         _post(
@@ -148,7 +162,7 @@ def hold_capture(*, execution, amount: Decimal | None = None) -> Decimal:
                 (system_account(Account.Kind.PLATFORM), EntryKind.PLATFORM_FEE, fee),
             ],
         )
-        return price
+        return price + external
 
 
 def hold_release(*, execution) -> None:
@@ -306,3 +320,29 @@ def ledger_is_consistent() -> bool:
     unbalanced = LedgerTransaction.objects.annotate(total=Sum("entries__amount")).exclude(total=0)
     return not mismatched.exists() and not unbalanced.exists()
 
+
+# --- External costs (seed 004's card_spend) ----------------------------------------------------------
+
+
+def external_cost_charge(*, execution, wallet: Account, amount: Decimal, vendor: str,
+                         reported: Decimal | None = None) -> StripePayment:
+    """Charge the runner's wallet for an external tool the agent paid for during `execution`.
+
+    Called by `hold_capture` inside its transaction, with the run's hold locked and `amount`
+    already cut to what the hold covers: the wallet pays it to the outside world (the platform
+    pays the vendor by card) as a `card_spend` transaction, recorded as a StripePayment with the
+    vendor. Once per run (the transaction's unique reference). What the hold did not cover is
+    not charged, only logged.
+    """
+    amount = money(amount)
+    _post(kind=EntryKind.CARD_SPEND, reference=f"card_spend:{execution.pk}", execution=execution,
+          agent_id=execution.agent_id, task_id=getattr(execution, "task_id", None),
+          memo=f"External tool: {vendor}"[:255] if vendor else "External tool",
+          entries=[(wallet, EntryKind.CARD_SPEND, -amount),
+                   (system_account(Account.Kind.EXTERNAL), EntryKind.CARD_SPEND, amount)])
+    if reported is not None and reported > amount:
+        logger.warning("run %s reported an external cost of %s BB; the hold covered %s", execution.pk, reported, amount)
+    return StripePayment.objects.create(
+        user_id=execution.user_id, type=StripePayment.Type.CARD_SPEND, status=StripePayment.Status.SUCCEEDED,
+        amount=amount, vendor=(vendor or "external tool")[:100], agent_id=execution.agent_id, execution=execution,
+    )

@@ -234,15 +234,18 @@ def _finish(execution: Execution, status: str, *, attempt: tuple[ExecutionAttemp
         return False
     if execution.price:
         _settle(execution, completed=status == ExecutionStatus.COMPLETED,
-                reported_cost=result.cost if result else None)
+                reported_cost=result.cost if result else None, result=result)
     _count_run(execution, status=status, duration_ms=duration_ms, now=now)
     transaction.on_commit(lambda: wakeup.notify(_wakeup_key(execution.pk)))
     return True
 
 
-def _settle(execution: Execution, *, completed: bool, reported_cost: Decimal | None = None) -> None:
-    """Charge a completed run (its reported cost, at most its price), release a hold otherwise."""
-    charged = ledger.hold_capture(execution=execution, amount=reported_cost) if completed else Decimal("0")
+def _settle(execution: Execution, *, completed: bool, reported_cost: Decimal | None = None,
+            result: CallResult | None = None) -> None:
+    """Charge a completed run (its reported cost, at most its price, plus any external tool cost it
+    reported, all within the hold), release a hold otherwise."""
+    external = {"external_cost": result.external_cost, "vendor": result.external_vendor} if result else {}
+    charged = ledger.hold_capture(execution=execution, amount=reported_cost, **external) if completed else Decimal("0")
     if not completed:
         ledger.hold_release(execution=execution)
     Execution.objects.filter(pk=execution.pk).update(cost=charged)

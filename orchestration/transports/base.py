@@ -46,6 +46,8 @@ class Usage:
 class CallResult:
     output: Any
     cost: Decimal | None = None  # what the agent says the run cost, if it said
+    external_cost: Decimal | None = None  # what it paid an outside tool (seed 004's externalCost), if it said
+    external_vendor: str = ""  # who that tool's vendor was, if it said
     usage: Usage = field(default_factory=Usage)
     status: str = "completed"  # "completed" or "failed" (the agent answered that it failed)
     error: str = ""

@@ -3,6 +3,8 @@
     POST {endpoint}/execute   {"input": ..., "config": {...}, "executionId": "exec_..."}
                               Idempotency-Key: <the same for every try of one execution>
         200 {"result": <any JSON>, "cost": 0.02}          cost optional: >= 0, at most 4 places
+            optional too (seed 004): "externalCost": 0.01, a tool the agent paid for, charged to the
+            user out of the run's hold; "requiresExternalTool": true; "externalVendor": "who"
         200 {"status": "failed", "error": "why"}           the agent says the run failed
     GET  {endpoint}/health    200 {"status": "ok", "load": 0.25}   load optional, 0..1
 
@@ -57,7 +59,14 @@ def call(target: Target, request: CallRequest) -> CallResult:
         return CallResult(output=reply.get("result"), cost=cost, status="failed", error=_error_text(reply.get("error")))
     if "result" not in reply:
         raise PermanentCallError('The agent\'s reply has no "result".', code="malformed_reply")
-    return CallResult(output=reply["result"], cost=cost)
+    return CallResult(output=reply["result"], cost=cost, external_cost=parse_cost(reply.get("externalCost")),
+                      external_vendor=_vendor(reply))
+
+
+def _vendor(reply: dict) -> str:
+    """Who the external tool's vendor was, as the agent named it (free text, shown to the user)."""
+    vendor = reply.get("externalVendor", reply.get("vendor"))
+    return " ".join(vendor.split())[:100] if isinstance(vendor, str) else ""
 
 
 def health(target: Target) -> HealthResult:
