@@ -22,5 +22,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
     path("", include("orchestration.urls")),
+    path("", include("billing.urls")),
     path("", include("marketplace.urls")),
 ]

@@ -261,3 +261,22 @@ class StripeEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.id} {self.type}"
+
+
+class CapNotice(models.Model):
+    """An in-app notice that the day's spending reached 85 % or 100 % of the wallet's daily cap; once a day each."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="cap_notices")
+    day = models.DateField()
+    percent = models.PositiveSmallIntegerField()
+    message = models.CharField(max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["account", "day", "percent"], name="capnotice_once_a_day")]
+
+    def __str__(self) -> str:
+        return self.message

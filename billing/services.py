@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from agenthub.errors import Conflict, DomainError, InvalidInput
-from billing.models import ZERO, Account, EntryKind, Hold, LedgerEntry, LedgerTransaction, StripePayment
+from billing.models import ZERO, Account, CapNotice, EntryKind, Hold, LedgerEntry, LedgerTransaction, StripePayment
 
 logger = logging.getLogger(__name__)
 
@@ -125,7 +125,24 @@ def hold_place(*, execution, amount: Decimal) -> Hold | None:
             fields={"available": [f"{wallet.available} BB"], "required": [f"{amount} BB"]},
             code="insufficient_funds",
         )
-    return Hold.objects.create(account=wallet, execution=execution, amount=amount)
+    hold = Hold.objects.create(account=wallet, execution=execution, amount=amount)
+    if wallet.daily_cap:
+        cap_notices_record(wallet=wallet, spent=spent_today(wallet=Account.objects.get(pk=wallet.pk)))
+    return hold
+
+
+NOTICE_PERCENTS = (85, 100)
+
+
+def cap_notices_record(*, wallet: Account, spent: Decimal) -> list[int]:
+    """Leave a notice the first time today's spending (held included) reaches 85 % and 100 % of the daily cap."""
+    reached = [percent for percent in NOTICE_PERCENTS if spent * 100 >= wallet.daily_cap * percent]
+    day = timezone.now().date()
+    for percent in reached:
+        message = (f"You have reached your daily cap of {wallet.daily_cap} BB." if percent == 100 else
+                   f"You have used {percent} % of your daily cap of {wallet.daily_cap} BB.")
+        CapNotice.objects.get_or_create(account=wallet, day=day, percent=percent, defaults={"message": message})
+    return reached
 
 
 def hold_capture(*, execution, amount: Decimal | None = None, external_cost: Decimal | None = None,

@@ -151,6 +151,13 @@ def paid_entry(owner):
     return posted.entries.get(account=wallet)
 
 
+def cap_notice(owner):
+    from billing.models import CapNotice
+    from billing.services import account_for
+
+    return CapNotice.objects.create(account=account_for(user=owner), day="2026-11-22", percent=85, message="85 %")
+
+
 PUBLIC_PROFILE = "Public profiles are public by design: a username, public agents and follow counts; never the email."
 
 INVENTORY: dict[str, Owned | Public] = {
@@ -185,6 +192,7 @@ INVENTORY: dict[str, Owned | Public] = {
     "execution-detail": Owned(make=execution),
     "execution-cancel": Owned(make=execution),
     "execution-refund": Owned(make=execution),
+    "cap-notice-read": Owned(make=cap_notice),
     "orchestration:hire": Owned(make=draft_agent, kwargs=agent_slug, methods=("get", "post")),
     "orchestration:run": Owned(make=draft_agent, kwargs=agent_slug, methods=("get", "post")),
     "orchestration:hiring_cancel": Owned(make=hiring, methods=("post",)),
@@ -196,6 +204,8 @@ INVENTORY: dict[str, Owned | Public] = {
     "credit-plan-subscribe": Public("Subscribes the caller only; the plan named is public."),
     "credit-plan-subscription-detail": Owned(make=credit_plan_subscription),
     "credit-plan-subscription-cancel": Owned(make=credit_plan_subscription),
+    "billing:plan_subscribe": Public("Subscribes the caller only; the plan named is public."),
+    "billing:plan_cancel": Owned(make=credit_plan_subscription, methods=("post",)),
 }
 
 # List routes over owned rows: (route name) -> how to make one. Searched by its owner's name and id.
@@ -208,6 +218,7 @@ LISTS: dict[str, Listed] = {
     "stripe-payment-list": Listed(make=stripe_payment, params=lambda payment, owner: {"type": "balance_load"}),
     "wallet-entry-list": Listed(make=wallet_entry, params=lambda entry, owner: {"kind": "top_up"}),
     "bazaarbucks-payment-list": Listed(make=paid_entry),
+    "cap-notice-list": Listed(make=cap_notice),
     "credit-plan-subscription-list": Listed(make=credit_plan_subscription,
                                             params=lambda subscription, owner: {"status": "active"}),
 }

@@ -1,14 +1,16 @@
 """The wallet: balance, held, available and caps; its ledger; seed 004's BazaarBucks payments."""
 
 import django_filters
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, permissions, serializers, viewsets
+from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agenthub.api.ownership import OwnedQuerysetMixin
 from billing import services as ledger
-from billing.models import MONEY, Account, EntryKind, LedgerEntry
+from billing.models import MONEY, Account, CapNotice, EntryKind, LedgerEntry
 
 PAYMENT_KINDS = (EntryKind.AGENT_PAYMENT, EntryKind.PLATFORM_FEE, EntryKind.REFUND)
 
@@ -115,3 +117,26 @@ class BazaarBucksPaymentViewSet(OwnedQuerysetMixin, mixins.ListModelMixin, views
     queryset = LedgerEntry.objects.filter(account__kind=Account.Kind.WALLET, kind__in=PAYMENT_KINDS).select_related(
         "transaction", "transaction__agent"
     )
+
+
+class CapNoticeSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = CapNotice
+        fields = ["id", "day", "percent", "message", "created_at", "read_at"]
+
+
+class CapNoticeViewSet(OwnedQuerysetMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
+    """Notices that your day's spending reached 85 % or 100 % of your daily cap; `POST .../read` dismisses one."""
+
+    owner_field = "account__user"
+    permission_classes = [permissions.IsAuthenticated]
+    serializer_class = CapNoticeSerializer
+    queryset = CapNotice.objects.all()
+
+    @extend_schema(request=None, responses={200: CapNoticeSerializer})
+    @action(detail=True, methods=["post"])
+    def read(self, request, pk=None):
+        notice = self.get_object()
+        CapNotice.objects.filter(pk=notice.pk, read_at__isnull=True).update(read_at=timezone.now())
+        notice.refresh_from_db()
+        return Response(CapNoticeSerializer(notice).data)

@@ -110,6 +110,8 @@ class BankRun:
             kind = rng.choices(kinds, weights)[0]
             user = rng.choice(users)
             price = D(rng.randint(1, 100)) / 100  # 0.01 .. 1.00 BB
+            if rng.random() < 0.02:
+                price = D("1000")  # more than any wallet here ever holds: a sure 402 now and then
             reported = (price * D(rng.randint(0, 100)) / 100).quantize(D("0.0001"))
             self.plan.append((kind, user, price, reported, D(rng.randint(10, 200)) / 100))
         executions = [Execution(user=user, agent=agent, input={"n": i}, price=price)

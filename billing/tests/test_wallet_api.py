@@ -54,3 +54,28 @@ def test_entries_and_payments_show_a_paid_run_to_its_runner_only(api, eve, bob, 
     assert all(p["agentId"] == "paid" for p in payments)
     assert api(bob).get("/api/payments/bazaarbucks").json() == []
     assert api(bob).get("/api/wallet/entries").json() == []
+
+
+@pytest.mark.django_db
+def test_notices_at_85_and_100_percent_of_the_daily_cap_once_a_day(api, eve, bob, alice, fund, monkeypatch):
+    monkeypatch.setattr(runs, "_enqueue", lambda pk: None)  # the runs stay pending: their holds count
+    fund(eve, "10")
+    listed(created_by=alice, slug="paid", price_per_use=D("0.45"), dynamic_price=D("0.45"))
+    api(eve).patch("/api/wallet", {"caps": {"daily": "1"}}, format="json")
+
+    api(eve).post("/api/agents/paid/execute", {"input": {"n": 1}}, format="json")  # 45 %: nothing
+    assert api(eve).get("/api/wallet/notices").json() == []
+    api(eve).post("/api/agents/paid/execute", {"input": {"n": 2}}, format="json")  # 90 %
+
+    (notice,) = api(eve).get("/api/wallet/notices").json()
+    assert notice["percent"] == 85 and "85 % of your daily cap of 1.0000 BB" in notice["message"]
+    assert api(eve).post("/api/agents/paid/execute", {"input": {"n": 3}}, format="json").status_code == 402
+    ledger.wallet_caps_set(user=eve, daily=D("0.9"))
+    ledger.cap_notices_record(wallet=ledger.account_for(user=eve), spent=D("0.9"))
+    ledger.cap_notices_record(wallet=ledger.account_for(user=eve), spent=D("0.9"))
+    assert sorted(n["percent"] for n in api(eve).get("/api/wallet/notices").json()) == [85, 100]
+
+    read = api(eve).post(f"/api/wallet/notices/{notice['id']}/read")
+    assert read.status_code == 200 and read.json()["readAt"]
+    assert api(bob).get("/api/wallet/notices").json() == []
+    assert api(bob).post(f"/api/wallet/notices/{notice['id']}/read").status_code == 404
