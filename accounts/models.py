@@ -95,6 +95,10 @@ class ApiKey(models.Model):
     last_used_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    daily_cap = models.DecimalField(
+        max_digits=14, decimal_places=4, null=True, blank=True,
+        help_text="The most the runs this key starts may cost per day (UTC), in BB; empty for no cap.",
+    )
 
     class Meta:
         ordering = ["-created_at"]

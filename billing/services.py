@@ -12,7 +12,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q, Sum
+from django.db.models import F, Sum
 from django.utils import timezone
 
 from accounts.models import User
@@ -172,7 +172,7 @@ def hold_capture(*, execution, amount: Decimal | None = None, external_cost: Dec
         creator = account_for(user=execution.agent.created_by, kind=Account.Kind.EARNINGS)
         _post(
             kind=EntryKind.AGENT_PAYMENT, reference=f"capture:{execution.pk}",
-            execution=execution, agent_id=execution.agent_id, task_id=getattr(execution, "task_id", None),
+            execution=execution, agent_id=execution.agent_id, task_id=execution.task_id,
             entries=[
                 (hold.account, EntryKind.AGENT_PAYMENT, -share), (creator, EntryKind.AGENT_PAYMENT, share),
                 (hold.account, EntryKind.PLATFORM_FEE, -fee),
@@ -331,11 +331,11 @@ def wallet_caps_set(*, user: User, per_run=_UNSET, daily=_UNSET, auto_approve_th
 
 def ledger_is_consistent() -> bool:
     """Every account's balance equals the sum of its entries, and every transaction sums to zero."""
-    mismatched = Account.objects.annotate(total=Sum("entries__amount")).exclude(
-        Q(total=F("balance")) | Q(total__isnull=True, balance=0)
-    )
-    unbalanced = LedgerTransaction.objects.annotate(total=Sum("entries__amount")).exclude(total=0)
-    return not mismatched.exists() and not unbalanced.exists()
+    # Compared in Python, as Decimals: SQLite would compare the sums as floating-point numbers.
+    accounts = Account.objects.annotate(total=Sum("entries__amount")).values_list("balance", "total")
+    transactions = LedgerTransaction.objects.annotate(total=Sum("entries__amount")).values_list("total", flat=True)
+    return (all(money(balance) == money(total or 0) for balance, total in accounts.iterator())
+            and all(money(total or 0) == 0 for total in transactions.iterator()))
 
 
 # --- External costs (seed 004's card_spend) ----------------------------------------------------------
@@ -353,7 +353,7 @@ def external_cost_charge(*, execution, wallet: Account, amount: Decimal, vendor:
     """
     amount = money(amount)
     _post(kind=EntryKind.CARD_SPEND, reference=f"card_spend:{execution.pk}", execution=execution,
-          agent_id=execution.agent_id, task_id=getattr(execution, "task_id", None),
+          agent_id=execution.agent_id, task_id=execution.task_id,
           memo=f"External tool: {vendor}"[:255] if vendor else "External tool",
           entries=[(wallet, EntryKind.CARD_SPEND, -amount),
                    (system_account(Account.Kind.EXTERNAL), EntryKind.CARD_SPEND, amount)])

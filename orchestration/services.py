@@ -54,9 +54,13 @@ def _wakeup_key(execution_pk) -> str:
 
 def execution_start(
     *, user: User, agent: Agent, input, hiring: Hiring | None = None, idempotency_key: str | None = None,
-    source: str = "api",
+    source: str = "api", api_key=None, task_step=None, price: Decimal | None = None, config: dict | None = None,
 ) -> tuple[Execution, bool]:
-    """Record a run and queue it. Returns (execution, created); a replayed idempotency key is not created."""
+    """Record a run and queue it. Returns (execution, created); a replayed idempotency key is not created.
+
+    `api_key`: the key that asked (its cap applies). `task_step`: the HubChat step the run does.
+    `price`: a price the user accepted in a quote, held and charged instead of the list price.
+    `config`: settings for this run on top of the hiring's (e.g. a negotiated `quoteId`)."""
     if not isinstance(input, dict):
         raise InvalidInput("The input must be a JSON object.", fields={"input": ["Expected a JSON object."]})
     if agent.status not in LISTED_STATUSES:
@@ -77,8 +81,10 @@ def execution_start(
         with transaction.atomic():
             execution = Execution.objects.create(
                 user=user, agent=agent, version_id=agent.current_version_id, hiring=hiring, input=input,
-                config=hiring.config if hiring else {}, idempotency_key=idempotency_key or None,
-                request_hash=request_hash, source=source, price=run_price(agent=agent, hiring=hiring),
+                config={**(hiring.config if hiring else {}), **(config or {})}, idempotency_key=idempotency_key or None,
+                request_hash=request_hash, source=source, api_key=api_key, task_step=task_step,
+                task_id=task_step.task_id if task_step else None,
+                price=run_price(agent=agent, hiring=hiring) if price is None else price,
             )
             ledger.hold_place(execution=execution, amount=execution.price)  # 402 undoes the whole run
             transaction.on_commit(lambda: _enqueue(execution.pk))
@@ -181,7 +187,8 @@ _HOSTNAME = socket.gethostname()
 # What a worker reads to run an execution: not the agent's catalog text or search vector.
 _TARGET_FIELDS = ("transport", "endpoint_url", "entry_point", "code_hash")
 RUN_FIELDS = (
-    "execution_id", "user_id", "agent_id", "version_id", "hiring_id", "input", "config", "price", "started_at",
+    "execution_id", "user_id", "agent_id", "version_id", "hiring_id", "task_id", "task_step_id", "input", "config",
+    "price", "started_at",
     "attempt_count", *(f"agent__{name}" for name in (*_TARGET_FIELDS, "protocol_version", "created_by_id", "name")),
     *(f"version__{name}" for name in (*_TARGET_FIELDS, "number")),
 )
