@@ -130,3 +130,22 @@ def fund(db):
         wallet_credit(user=user, amount=Decimal(amount), reference=f"test-top-up:{uuid.uuid4()}")
 
     return credit
+
+
+@pytest.fixture
+def demo_agents(settings):
+    """The demo HTTP agents on a free port, registered in the catalog as `make run` registers them
+    (seed_demo); yields their base URL."""
+    from django.core.management import call_command
+
+    from demo_agents.http import start_in_thread
+    from orchestration import outbound
+
+    server, base_url = start_in_thread(0)
+    settings.DEMO_AGENTS_URL = base_url
+    settings.AGENT_ALLOWED_INTERNAL_HOSTS = ["127.0.0.1"]
+    outbound.close_pools()
+    with open("/dev/null", "w") as quiet:
+        call_command("seed_demo", stdout=quiet)
+    yield base_url
+    server.stop()

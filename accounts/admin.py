@@ -7,7 +7,7 @@ from django.http import HttpRequest
 
 from accounts import services
 from accounts.choices import Role, SessionEnd
-from accounts.models import ApiKey, Follow, LoginSession, User
+from accounts.models import ApiKey, Follow, LoginSession, ProviderKey, User
 from agenthub.errors import DomainError
 
 
@@ -173,3 +173,14 @@ class FollowAdmin(admin.ModelAdmin):
     search_fields = ("follower__username", "followed__username")
     raw_id_fields = ("follower", "followed")
     list_select_related = ("follower", "followed")
+
+
+@admin.register(ProviderKey)
+class ProviderKeyAdmin(ReadOnly, admin.ModelAdmin):
+    """Users' own LLM keys: who has which, by their last four characters; the key is never shown."""
+
+    list_display = ("label", "provider", "last_four", "user", "model", "base_url", "created_at")
+    list_filter = ("provider", "created_at")
+    search_fields = ("label", "last_four", "user__username")
+    list_select_related = ("user",)
+    exclude = ("key_encrypted",)

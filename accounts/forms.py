@@ -5,12 +5,13 @@ from django.contrib.auth.forms import AuthenticationForm, SetPasswordForm, UserC
 from django.utils import timezone
 
 from accounts import services
+from accounts.api.provider_keys import ProviderKeyInput
 from accounts.choices import Scope
-from accounts.models import User
-from agenthub.errors import InvalidInput
+from accounts.models import ProviderKey, User
+from agenthub.errors import DomainError, InvalidInput
 
 
-def show_errors(form: forms.Form, error: InvalidInput, *, renames: dict[str, str] | None = None) -> None:
+def show_errors(form: forms.Form, error: DomainError, *, renames: dict[str, str] | None = None) -> None:
     """Put a service's field errors on the form's fields (or on the form when it has no such field)."""
     renames = renames or {}
     if not error.fields:
@@ -97,10 +98,54 @@ class ApiKeyForm(forms.Form):
                                        widget=forms.CheckboxSelectMultiple,
                                        help_text="Read: look things up. Invoke: run agents. Manage: change things.")
     expires = forms.ChoiceField(choices=EXPIRY_CHOICES, required=False, label="Expires")
+    daily_cap = forms.DecimalField(
+        label="Daily cap (BB)", required=False, min_value=0, max_digits=14, decimal_places=4,
+        help_text="The most the runs this key starts may cost per day (UTC). Empty: no cap beyond your wallet’s.",
+        widget=forms.NumberInput(attrs={"step": "0.0001", "min": "0", "inputmode": "decimal"}),
+    )
 
     def expires_at(self):
         days = self.cleaned_data.get("expires")
         return timezone.now() + timedelta(days=int(days)) if days else None
+
+
+class ApiKeyCapForm(forms.Form):
+    """A key's daily cap, changed from its row on the keys page."""
+
+    daily_cap = forms.DecimalField(
+        label="Daily cap (BB)", required=False, min_value=0, max_digits=14, decimal_places=4,
+        widget=forms.NumberInput(attrs={"step": "0.0001", "min": "0", "inputmode": "decimal", "placeholder": "No cap"}),
+    )
+
+
+class ProviderKeyForm(forms.Form):
+    """A user's own LLM provider key. The rules are the API's: `clean` runs its input serializer, and
+    the view then calls the same `provider_key_create`."""
+
+    provider = forms.ChoiceField(choices=ProviderKey.Provider.choices)
+    label = forms.CharField(required=False, help_text="Your name for it, e.g. “work account”.")
+    model = forms.CharField(required=False, help_text="Empty: the platform’s default model. "
+                                                      "Required for an OpenAI-compatible server.")
+    base_url = forms.CharField(label="Base URL", required=False,
+                               help_text="The server’s API root, e.g. https://llm.example.com/v1.",
+                               widget=forms.URLInput(attrs={"placeholder": "https://", "inputmode": "url"}))
+    # Never rendered back (PasswordInput leaves its value out), so a failed save does not echo the key.
+    api_key = forms.CharField(label="Key", required=False,
+                              help_text="Required for Anthropic and OpenAI. Stored encrypted; never shown again.",
+                              widget=forms.PasswordInput(attrs={"autocomplete": "off", "spellcheck": "false"}))
+
+    def clean(self):
+        cleaned = super().clean()
+        data = ProviderKeyInput(data={name: cleaned.get(name) or "" for name in self.fields})
+        if data.is_valid():
+            self.provider_key_input = data.validated_data
+        else:
+            for name, messages in data.errors.items():
+                if name in self.errors:  # already said by the field itself (e.g. an unknown provider)
+                    continue
+                for message in messages:
+                    self.add_error(name if name in self.fields else None, message)
+        return cleaned
 
 
 class PasswordResetRequestForm(forms.Form):

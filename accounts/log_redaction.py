@@ -1,4 +1,4 @@
-"""The log formatter: JSON lines with secrets masked (tokens, API keys, passwords, Stripe keys).
+"""The log formatter: JSON lines with secrets masked (tokens, API keys, passwords, Stripe and LLM keys).
 
 The code never logs a secret on purpose; this is the net under it. Django's own lines carry the
 request (whose repr includes the query string a careless client put a key in), exception messages
@@ -20,6 +20,8 @@ _PATTERNS = [
     # Stripe secret and restricted keys, webhook signing secrets.
     (re.compile(r"\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]+"), "[redacted-stripe-key]"),
     (re.compile(r"\bwhsec_[A-Za-z0-9+/=]+"), "[redacted-stripe-secret]"),
+    # LLM providers' keys (Anthropic sk-ant-..., OpenAI sk-..., sk-proj-...), users' own among them.
+    (re.compile(r"\bsk-[A-Za-z0-9_-]{16,}"), "[redacted-llm-key]"),
     # Credentials in headers.
     (re.compile(r"\b(Bearer|Api-Key|Basic)\s+(?!\[redacted)[A-Za-z0-9._~+/=-]+", re.IGNORECASE), r"\1 [redacted]"),
     # name=value, name: value and "name": "value" for names that hold secrets.

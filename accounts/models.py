@@ -138,3 +138,75 @@ class LoginSession(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} session of {self.user_id} from {self.ip or '?'}"
+
+
+class ProviderKey(models.Model):
+    """A user's own key for an LLM provider, which HubChat tries before the platform's (seed 001).
+
+    The key is encrypted at rest (Fernet: AES-128-CBC with an HMAC-SHA256) and shown only by its
+    last four characters. The encryption key comes from FIELD_ENCRYPTION_KEY or, when that is
+    unset, from SECRET_KEY; see `field_fernet`.
+    """
+
+    class Provider(models.TextChoices):
+        ANTHROPIC = "anthropic", "Anthropic"
+        OPENAI = "openai", "OpenAI"
+        OPENAI_COMPATIBLE = "openai_compatible", "OpenAI-compatible server"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="provider_keys")
+    provider = models.CharField(max_length=20, choices=Provider.choices)
+    label = models.CharField(max_length=100, blank=True)
+    base_url = models.CharField(max_length=500, blank=True, help_text="OpenAI-compatible servers only.")
+    model = models.CharField(max_length=200, blank=True, help_text="Empty: the platform's default model.")
+    key_encrypted = models.TextField(help_text="A Fernet token; never shown.")
+    last_four = models.CharField(max_length=4, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at"]  # the order HubChat tries them in
+        indexes = [models.Index(fields=["user", "created_at"], name="accounts_providerkey_user_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(provider="openai_compatible") | Q(base_url=""),
+                name="accounts_providerkey_base_url_compatible_only",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        name = self.label or self.get_provider_display()
+        return f"{name} (…{self.last_four})" if self.last_four else name
+
+    def set_key(self, raw: str) -> None:
+        self.key_encrypted = field_fernet().encrypt(raw.encode()).decode("ascii")
+        # Short keys keep their last four to themselves: four of eight characters is half the secret.
+        self.last_four = raw[-4:] if len(raw) >= 12 else ""
+
+    def key(self) -> str:
+        """The plaintext key; raises cryptography.fernet.InvalidToken when the encryption key changed."""
+        return field_fernet().decrypt(self.key_encrypted.encode("ascii")).decode()
+
+
+def field_fernet():
+    """The cipher for secrets stored in fields (users' provider keys).
+
+    Each secret in FIELD_ENCRYPTION_KEY (a comma-separated list; the first encrypts, all decrypt,
+    so a key can be rotated in) or, when it is empty, SECRET_KEY is stretched into a Fernet key
+    with HKDF-SHA256. Changing SECRET_KEY without setting FIELD_ENCRYPTION_KEY makes the stored
+    keys unreadable: users then add them again.
+    """
+    import base64
+
+    from cryptography.fernet import Fernet, MultiFernet
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    secrets = list(settings.FIELD_ENCRYPTION_KEY) or [settings.SECRET_KEY]
+    fernets = [
+        Fernet(base64.urlsafe_b64encode(
+            HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"agenthub field encryption v1")
+            .derive(secret.encode())
+        ))
+        for secret in secrets
+    ]
+    return MultiFernet(fernets)

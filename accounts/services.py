@@ -6,7 +6,9 @@ import hmac
 import logging
 import secrets
 from datetime import datetime, timedelta
+from decimal import Decimal
 from importlib import import_module
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth import authenticate
@@ -28,7 +30,7 @@ from accounts import emails, tasks
 from accounts.choices import ROLE_GROUPS, Role, Scope, SessionEnd, SessionKind
 from accounts.errors import AuthFailed
 from accounts.lockout import login_attempt_begin
-from accounts.models import ApiKey, Follow, LoginSession, User
+from accounts.models import ApiKey, Follow, LoginSession, ProviderKey, User
 from accounts.tokens import (
     SESSION_CLAIM,
     email_verification_token_make,
@@ -37,7 +39,8 @@ from accounts.tokens import (
     refresh_token_read,
     token_pair_issue,
 )
-from agenthub.errors import InvalidInput, NotPermitted
+from agenthub import netguard
+from agenthub.errors import Conflict, InvalidInput, NotPermitted
 
 logger = logging.getLogger(__name__)
 
@@ -410,19 +413,47 @@ def _scope_errors(scopes) -> list[str]:
     return []
 
 
+def _name_errors(name) -> list[str]:
+    return [] if (name or "").strip() else ["Give the key a name, e.g. the program that will use it."]
+
+
+API_KEY_CAP_MAX = Decimal("9999999999.9999")  # what the column holds (14 digits, 4 after the point)
+
+
+def _daily_cap_errors(daily_cap) -> list[str]:
+    if daily_cap is None:
+        return []
+    if not isinstance(daily_cap, Decimal) or not daily_cap.is_finite():
+        return ["Give an amount in BB, e.g. 5 or 2.5, or nothing for no cap."]
+    if daily_cap < 0:
+        return ["Must be 0 or more (0 lets the key start no paid run)."]
+    if daily_cap.as_tuple().exponent < -4:
+        return ["At most 4 decimal places."]
+    if daily_cap > API_KEY_CAP_MAX:
+        return [f"At most {API_KEY_CAP_MAX} BB."]
+    return []
+
+
+def _invalid(errors: dict) -> InvalidInput:
+    return InvalidInput("Invalid input: " + ", ".join(errors) + ".", fields=errors)
+
+
 @transaction.atomic
-def api_key_create(*, user: User, name: str, scopes: list[str], expires_at: datetime | None = None
-                   ) -> tuple[ApiKey, str]:
-    """A new key. Returns (the row, the key itself): the key is shown once and never stored."""
+def api_key_create(*, user: User, name: str, scopes: list[str], expires_at: datetime | None = None,
+                   daily_cap: Decimal | None = None) -> tuple[ApiKey, str]:
+    """A new key. Returns (the row, the key itself): the key is shown once and never stored.
+    `daily_cap`: the most the runs it starts may cost per day (UTC), in BB; None for no cap."""
     errors = {}
-    if not (name or "").strip():
-        errors["name"] = ["Give the key a name, e.g. the program that will use it."]
+    if problems := _name_errors(name):
+        errors["name"] = problems
     if problems := _scope_errors(scopes):
         errors["scopes"] = problems
+    if problems := _daily_cap_errors(daily_cap):
+        errors["daily_cap"] = problems
     if expires_at is not None and expires_at <= timezone.now():
         errors["expires_at"] = ["Must be in the future."]
     if errors:
-        raise InvalidInput("Invalid input: " + ", ".join(errors) + ".", fields=errors)
+        raise _invalid(errors)
     User.objects.select_for_update().filter(pk=user.pk).first()  # one creation at a time per user: the cap holds
     active = ApiKey.objects.filter(user=user, revoked_at__isnull=True).exclude(expires_at__lte=timezone.now())
     if active.count() >= MAX_ACTIVE_API_KEYS:
@@ -432,10 +463,39 @@ def api_key_create(*, user: User, name: str, scopes: list[str], expires_at: date
     raw = f"{API_KEY_MARK}{prefix}_{secrets.token_urlsafe(32)}"
     key = ApiKey.objects.create(
         user=user, name=name.strip(), prefix=prefix, key_hash=_api_key_hash(raw),
-        scopes=[scope for scope in Scope.values if scope in scopes], expires_at=expires_at,
+        scopes=[scope for scope in Scope.values if scope in scopes], expires_at=expires_at, daily_cap=daily_cap,
     )
     logger.info("api key created", extra={"user": str(user.pk), "prefix": prefix})
     return key, raw
+
+
+_UNSET = object()
+
+
+def api_key_update(*, key: ApiKey, name=_UNSET, daily_cap=_UNSET) -> ApiKey:
+    """Rename a key or set its daily cap (None removes it); what is left out keeps its value.
+    A new cap applies from the next run the key starts, counting what it spent today already."""
+    changes, errors = {}, {}
+    if name is not _UNSET:
+        if problems := _name_errors(name):
+            errors["name"] = problems
+        else:
+            changes["name"] = name.strip()
+    if daily_cap is not _UNSET:
+        if problems := _daily_cap_errors(daily_cap):
+            errors["daily_cap"] = problems
+        else:
+            changes["daily_cap"] = daily_cap
+    if errors:
+        raise _invalid(errors)
+    if key.revoked_at is not None:
+        raise Conflict("This key is revoked; create a new one.", code="api_key_revoked")
+    if changes:
+        ApiKey.objects.filter(pk=key.pk).update(**changes)
+        key.refresh_from_db(fields=list(changes))
+        logger.info("api key changed", extra={"user": str(key.user_id), "prefix": key.prefix,
+                                              "fields": sorted(changes)})
+    return key
 
 
 def api_key_revoke(*, key: ApiKey) -> ApiKey:
@@ -540,3 +600,43 @@ def credentials_expired_delete(*, now: datetime | None = None) -> dict[str, int]
     sessions, _ = LoginSession.objects.filter(expires_at__lt=now - EXPIRED_KEPT_FOR).delete()
     ended, _ = LoginSession.objects.filter(ended_at__lt=now - EXPIRED_KEPT_FOR).delete()
     return {"tokens": tokens, "sessions": sessions + ended}
+
+
+# --- Users' own LLM provider keys (HubChat) -----------------------------------------------------
+
+
+def provider_key_create(*, user: User, provider: str, label: str = "", api_key: str = "", base_url: str = "",
+                        model: str = "") -> ProviderKey:
+    """Store a user's provider key, encrypted. Bad combinations are a 400 naming the field."""
+    compatible = provider == ProviderKey.Provider.OPENAI_COMPATIBLE
+    errors = {}
+    if not compatible and not api_key:
+        errors["api_key"] = ["This field is required."]
+    if compatible:
+        if not base_url:
+            errors["base_url"] = ["The server's address is required."]
+        elif urlsplit(base_url).query or urlsplit(base_url).fragment:
+            errors["base_url"] = ["Give the API's root address, without a query string (the key goes in api_key)."]
+        else:
+            # The platform will call this address: only http(s) and, outside development, only public hosts.
+            try:
+                netguard.resolve_destination(base_url)
+            except netguard.UnsafeURL as error:
+                errors["base_url"] = [str(error)]
+        if not model:
+            errors["model"] = ["Name the model the server should run."]
+    elif base_url:
+        errors["base_url"] = ["Only an openai_compatible key has its own address."]
+    if errors:
+        raise InvalidInput("Invalid input: " + ", ".join(errors) + ".", fields=errors)
+    with transaction.atomic():
+        # The user's row is the lock that keeps two concurrent creations from passing the cap together.
+        User.objects.select_for_update().filter(pk=user.pk).first()
+        if ProviderKey.objects.filter(user=user).count() >= settings.HUBCHAT_MAX_PROVIDER_KEYS:
+            raise Conflict(f"You have {settings.HUBCHAT_MAX_PROVIDER_KEYS} provider keys, the most allowed; "
+                           "delete one first.")
+        key = ProviderKey(user=user, provider=provider, label=label.strip(), base_url=base_url.rstrip("/"),
+                          model=model.strip())
+        key.set_key(api_key)
+        key.save()
+    return key

@@ -1,5 +1,5 @@
 """Account pages: log in and out, register, profile, security (password, sessions), API keys,
-email verification and password reset. Session-authenticated and CSRF-protected; the rules are in
+LLM provider keys, email verification and password reset. Session-authenticated and CSRF-protected; the rules are in
 accounts.services, as for the API."""
 
 from django.conf import settings
@@ -16,19 +16,24 @@ from django.views.decorators.http import require_POST
 from accounts import selectors, services
 from accounts.choices import SessionEnd
 from accounts.forms import (
+    ApiKeyCapForm,
     ApiKeyForm,
     LoginForm,
     PasswordChangeForm,
     PasswordResetRequestForm,
     ProfileForm,
+    ProviderKeyForm,
     RegisterForm,
     ResetSetPasswordForm,
     show_errors,
 )
-from accounts.models import ApiKey, LoginSession
+from accounts.models import ApiKey, LoginSession, ProviderKey
+from accounts.services import provider_key_create
 from accounts.signals import WEB_SESSION_ID
 from agenthub.api.ownership import owned_by
-from agenthub.errors import InvalidInput
+from agenthub.errors import DomainError, InvalidInput
+from billing.services import spent_today_by_key
+from marketplace.views import money
 
 BACKEND = "accounts.backends.AccountBackend"
 
@@ -149,6 +154,23 @@ def sessions_end_others(request):
     return redirect("accounts:security")
 
 
+def _api_keys_page(request, *, form: ApiKeyForm, created: dict | None = None, cap_form: ApiKeyCapForm | None = None,
+                   cap_key_id=None, status: int = 200):
+    keys = list(selectors.api_key_list(user=request.user))
+    spent = spent_today_by_key(user_id=request.user.pk, api_key_ids=[key.pk for key in keys])
+    for key in keys:
+        key.spent_today = spent[key.pk]
+        key.spent_text = money(key.spent_today)
+        key.cap_text = money(key.daily_cap) if key.daily_cap is not None else None
+        key.cap_percent = (min(round(key.spent_today / key.daily_cap * 100), 100) if key.daily_cap
+                           else 100 if key.daily_cap is not None else None)
+        key.cap_form = cap_form if key.pk == cap_key_id else ApiKeyCapForm(initial={"daily_cap": key.daily_cap})
+    response = render(request, "accounts/api_keys.html", {"form": form, "keys": keys, "created": created},
+                      status=status)
+    response["Cache-Control"] = "no-store"  # the page may hold a key: never keep it in a cache
+    return response
+
+
 @login_required
 def api_keys(request):
     form = ApiKeyForm(request.POST or None)
@@ -158,7 +180,8 @@ def api_keys(request):
         if form.is_valid():
             try:
                 key, raw = services.api_key_create(user=request.user, name=form.cleaned_data["name"],
-                                                   scopes=form.cleaned_data["scopes"], expires_at=form.expires_at())
+                                                   scopes=form.cleaned_data["scopes"], expires_at=form.expires_at(),
+                                                   daily_cap=form.cleaned_data["daily_cap"])
             except InvalidInput as error:
                 show_errors(form, error)
             else:
@@ -166,11 +189,28 @@ def api_keys(request):
                 created, form, status = {"key": key, "raw": raw}, ApiKeyForm(), 201
         if created is None:
             status = 400
-    keys = selectors.api_key_list(user=request.user)
-    response = render(request, "accounts/api_keys.html", {"form": form, "keys": keys, "created": created},
-                      status=status)
-    response["Cache-Control"] = "no-store"  # the page may hold a key: never keep it in a cache
-    return response
+    return _api_keys_page(request, form=form, created=created, status=status)
+
+
+@login_required
+@require_POST
+def api_key_cap(request, key_id):
+    key = get_object_or_404(owned_by(ApiKey.objects.all(), user=request.user), pk=key_id)
+    form = ApiKeyCapForm(request.POST)
+    if form.is_valid():
+        try:
+            services.api_key_update(key=key, daily_cap=form.cleaned_data["daily_cap"])
+        except InvalidInput as error:
+            show_errors(form, error)
+        except DomainError as error:  # e.g. revoked meanwhile: its row has no form to show this on
+            messages.error(request, error.message)
+            return redirect("accounts:api_keys")
+        else:
+            cap = form.cleaned_data["daily_cap"]
+            messages.success(request, f"Key “{key.name}”: daily cap set to {money(cap)} BB." if cap is not None
+                             else f"Key “{key.name}”: no daily cap.")
+            return redirect("accounts:api_keys")
+    return _api_keys_page(request, form=ApiKeyForm(), cap_form=form, cap_key_id=key.pk, status=400)
 
 
 @login_required
@@ -180,6 +220,42 @@ def api_key_revoke(request, key_id):
     services.api_key_revoke(key=key)
     messages.success(request, f"Key “{key.name}” ({key.prefix}…) is revoked.")
     return redirect("accounts:api_keys")
+
+
+def _provider_keys_page(request, *, form: ProviderKeyForm, status: int = 200):
+    # The API's order: the one HubChat tries them in.
+    keys = owned_by(ProviderKey.objects.all(), user=request.user).order_by("created_at", "id")
+    response = render(request, "accounts/provider_keys.html", {"form": form, "keys": keys}, status=status)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+@sensitive_post_parameters("api_key")
+def provider_keys(request):
+    form = ProviderKeyForm(request.POST or None)
+    if request.method != "POST":
+        return _provider_keys_page(request, form=form)
+    if form.is_valid():
+        try:
+            key = provider_key_create(user=request.user, **form.provider_key_input)
+        except DomainError as error:  # a bad address or model (on its field), or the most keys allowed
+            show_errors(form, error)
+        else:
+            # A redirect, so that nothing of the key stays in this response or in the browser's history.
+            messages.success(request, f"Key “{key}” saved. HubChat will try it first.")
+            return redirect("accounts:provider_keys")
+    return _provider_keys_page(request, form=form, status=400)
+
+
+@login_required
+@require_POST
+def provider_key_delete(request, key_id):
+    # The API's rule: scoped to the owner, so another user's key is a 404; deleting it is all there is.
+    key = get_object_or_404(owned_by(ProviderKey.objects.all(), user=request.user), pk=key_id)
+    key.delete()
+    messages.success(request, f"Key “{key}” deleted.")
+    return redirect("accounts:provider_keys")
 
 
 def verify_email(request, token: str):

@@ -22,6 +22,10 @@ STATUS_COLOURS = {
     "cancelled": "#475569",
     "expired": "#b45309",
     "suspended": "#b91c1c",
+    "awaiting_confirmation": "#b45309",
+    "in_progress": "#1d4ed8",
+    "created": "#6b7280",
+    "skipped": "#475569",
 }
 
 

@@ -273,6 +273,60 @@ EXECUTION_MAX_WAIT_SECONDS = 30  # ?wait=N on the execute endpoint
 AGENT_HEALTH_FAILURES_UNAVAILABLE = 3  # consecutive failed checks before an agent is marked unavailable
 AGENT_HEALTH_HISTORY = 60  # checks kept per agent
 
+# HubChat (orchestration/hubchat): planning, choosing agents, quotes.
+HUBCHAT_DEFAULT_MAX_BUDGET = env_decimal("HUBCHAT_DEFAULT_MAX_BUDGET", "1.00")  # BB, when a message names none
+HUBCHAT_MAX_BUDGET = env_decimal("HUBCHAT_MAX_BUDGET", "10000")
+HUBCHAT_BUSY_LOAD = 0.9  # at or above this load an agent counts as busy (its score is halved)
+HUBCHAT_HEALTH_MAX_AGE_SECONDS = env_int("HUBCHAT_HEALTH_MAX_AGE_SECONDS", 60)  # older: probe before choosing
+HUBCHAT_QUOTE_TIMEOUT_SECONDS = 5.0
+HUBCHAT_STEP_ATTEMPTS = 2  # a failed step is tried once more on the next-best agent
+
+# HubChat's LLM planners (orchestration/hubchat/providers.py), tried in this order before the
+# built-in planner, which is always the last resort. Empty (the default): no LLM is called.
+# Names: anthropic, openai, local (any OpenAI-compatible server at LLM_BASE_URL, e.g. Ollama or
+# vLLM). A user's own keys (accounts.ProviderKey) are tried before these.
+ANTHROPIC_API_KEY = env_str("ANTHROPIC_API_KEY", "")
+ANTHROPIC_MODEL = env_str("ANTHROPIC_MODEL", "claude-sonnet-4-6")
+ANTHROPIC_BASE_URL = env_str("ANTHROPIC_BASE_URL", "https://api.anthropic.com").rstrip("/")
+OPENAI_API_KEY = env_str("OPENAI_API_KEY", "")
+OPENAI_MODEL = env_str("OPENAI_MODEL", "gpt-4.1-mini")
+OPENAI_BASE_URL = env_str("OPENAI_BASE_URL", "https://api.openai.com/v1").rstrip("/")
+LLM_BASE_URL = env_str("LLM_BASE_URL", "").rstrip("/")
+LLM_MODEL = env_str("LLM_MODEL", "")
+LLM_API_KEY = env_str("LLM_API_KEY", "")  # many local servers need none
+_LLM_PROVIDERS = {
+    "anthropic": ({"kind": "anthropic", "model": ANTHROPIC_MODEL, "api_key": ANTHROPIC_API_KEY,
+                   "base_url": ANTHROPIC_BASE_URL}, {"ANTHROPIC_API_KEY": ANTHROPIC_API_KEY}),
+    "openai": ({"kind": "openai", "model": OPENAI_MODEL, "api_key": OPENAI_API_KEY, "base_url": OPENAI_BASE_URL},
+               {"OPENAI_API_KEY": OPENAI_API_KEY}),
+    "local": ({"kind": "openai-compatible", "model": LLM_MODEL, "api_key": LLM_API_KEY, "base_url": LLM_BASE_URL},
+              {"LLM_BASE_URL": LLM_BASE_URL, "LLM_MODEL": LLM_MODEL}),
+}
+HUBCHAT_PROVIDERS: list[dict] = []
+for _name in env_list("HUBCHAT_PROVIDERS", []):
+    _name = {"openai-compatible": "local"}.get(_name.lower(), _name.lower())
+    if _name not in _LLM_PROVIDERS:
+        raise ImproperlyConfigured(f"HUBCHAT_PROVIDERS: {_name!r} is not one of anthropic, openai, local.")
+    _provider, _needed = _LLM_PROVIDERS[_name]
+    if _missing := [variable for variable, value in _needed.items() if not value]:
+        raise ImproperlyConfigured(f"HUBCHAT_PROVIDERS names {_name}: set {' and '.join(_missing)}.")
+    if not re.match(r"https?://[^/\s]+", _provider["base_url"]):
+        raise ImproperlyConfigured(f"The base URL of the {_name} LLM provider must be an http(s) URL.")
+    HUBCHAT_PROVIDERS.append(_provider)
+# Seconds one LLM call may take in all (connect, send, wait, read), and a whole planning or
+# answer (every provider tried in turn); then the built-in planner or the template answers.
+HUBCHAT_LLM_TIMEOUT_SECONDS = float(env_decimal("HUBCHAT_LLM_TIMEOUT_SECONDS", "20"))
+HUBCHAT_LLM_BUDGET_SECONDS = float(env_decimal("HUBCHAT_LLM_BUDGET_SECONDS", "45"))
+if not 0 < HUBCHAT_LLM_TIMEOUT_SECONDS <= HUBCHAT_LLM_BUDGET_SECONDS:
+    raise ImproperlyConfigured("HUBCHAT_LLM_TIMEOUT_SECONDS must be positive and at most HUBCHAT_LLM_BUDGET_SECONDS.")
+HUBCHAT_LLM_MAX_TOKENS = env_int("HUBCHAT_LLM_MAX_TOKENS", 4096, minimum=256)
+# Longer requests go to the built-in planner: an LLM would have to copy the text into the plan.
+HUBCHAT_LLM_MAX_QUERY_CHARS = env_int("HUBCHAT_LLM_MAX_QUERY_CHARS", 20_000, minimum=1000)
+HUBCHAT_MAX_PROVIDER_KEYS = 10  # a user's own provider keys
+# Secrets that encrypt users' provider keys at rest (comma-separated: the first encrypts, all
+# decrypt, so a new one can be rotated in). Empty: derived from SECRET_KEY (accounts.models.field_fernet).
+FIELD_ENCRYPTION_KEY = env_list("FIELD_ENCRYPTION_KEY", [])
+
 # --- Hosted agents' sandbox (orchestration/sandbox) -----------------------------
 # Limits of one run of an uploaded package; a try's own deadline may cut the wall time shorter.
 SANDBOX_CPU_SECONDS = env_int("SANDBOX_CPU_SECONDS", 10, minimum=1)
@@ -374,6 +428,10 @@ SPECTACULAR_SETTINGS = {
         "AgentStatusEnum": "marketplace.choices.AgentStatus",
         "ExecutionStatusEnum": "orchestration.models.ExecutionStatus",
         "HiringStatusEnum": "marketplace.models.Hiring.Status",
+        "MessageRoleEnum": "orchestration.models.Message.Role",
+        "UserRoleEnum": "accounts.choices.Role",
+        "TaskStatusEnum": "orchestration.models.TaskStatus",
+        "TaskStepStatusEnum": "orchestration.models.StepStatus",
     },
     "DESCRIPTION": "The AgentHub marketplace API. Paths under /api/ speak camelCase; "
     "the same resources under /api/v1/ speak snake_case.",

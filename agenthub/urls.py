@@ -22,6 +22,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
     path("", include("orchestration.urls")),
+    path("", include("orchestration.hubchat.urls")),
     path("", include("billing.urls")),
     path("", include("marketplace.urls")),
 ]

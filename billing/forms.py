@@ -30,7 +30,7 @@ class CapsForm(forms.Form):
     daily = _money_field(label="Daily cap (BB)", required=False,
                          help_text="The most your runs may cost per day (UTC). Empty: no cap.")
     auto_approve_threshold = _money_field(
-        label="Auto-approve up to (BB)",
+        label="Auto-approve (BB)",
         help_text="HubChat runs a quote up to this much without asking; 0 asks every time.",
     )
 

@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import ApiKey, User
 from agenthub.errors import Conflict, DomainError, InvalidInput
 from billing.models import ZERO, Account, CapNotice, EntryKind, Hold, LedgerEntry, LedgerTransaction, StripePayment
 
@@ -90,7 +90,28 @@ def spent_today(*, wallet: Account) -> Decimal:
         account=wallet, created_at__gte=midnight,
         kind__in=(EntryKind.AGENT_PAYMENT, EntryKind.PLATFORM_FEE, EntryKind.REFUND, EntryKind.CARD_SPEND),
     ).aggregate(total=Sum("amount"))["total"] or ZERO
-    return -paid + wallet.held
+    return -money(paid) + wallet.held  # (SQLite sums as floating point: back to the ledger's unit)
+
+
+def spent_today_by_key(*, user_id, api_key_ids) -> dict:
+    """{api key id: what the runs it started paid since midnight (UTC), net of refunds, plus what they
+    hold now}, like `spent_today` for the wallet; a key that spent nothing is 0."""
+    midnight = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+    ids = list(api_key_ids)
+    spent = dict.fromkeys(ids, ZERO)
+    paid = LedgerEntry.objects.filter(
+        account__user_id=user_id, account__kind=Account.Kind.WALLET, created_at__gte=midnight,
+        kind__in=(EntryKind.AGENT_PAYMENT, EntryKind.PLATFORM_FEE, EntryKind.REFUND, EntryKind.CARD_SPEND),
+        transaction__execution__api_key_id__in=ids,
+    ).values_list("transaction__execution__api_key_id").annotate(total=Sum("amount")).order_by()
+    held = Hold.objects.filter(
+        account__user_id=user_id, status=Hold.Status.HELD, execution__api_key_id__in=ids,
+    ).values_list("execution__api_key_id").annotate(total=Sum("amount")).order_by()
+    for key_id, total in paid:
+        spent[key_id] -= money(total)
+    for key_id, total in held:
+        spent[key_id] += money(total)
+    return spent
 
 
 def hold_place(*, execution, amount: Decimal) -> Hold | None:
@@ -112,6 +133,8 @@ def hold_place(*, execution, amount: Decimal) -> Hold | None:
                 f"This run may cost {amount} BB, which would pass your daily cap of {wallet.daily_cap} BB.",
                 fields={"daily_cap": [f"{wallet.daily_cap} BB"]}, code="daily_cap",
             )
+    if execution.api_key_id:
+        _api_key_cap_check(execution=execution, amount=amount)
     reserved = Account.objects.filter(pk=wallet.pk, debt=0, balance__gte=F("held") + amount).update(
         held=F("held") + amount, updated_at=timezone.now()
     )
@@ -131,6 +154,25 @@ def hold_place(*, execution, amount: Decimal) -> Hold | None:
     return hold
 
 
+def _api_key_cap_check(*, execution, amount: Decimal) -> None:
+    """402 when the run would take what the key that started it spent today past the key's daily cap."""
+    # One cap check at a time per key, like the wallet's daily cap: the row lock is held to the end of
+    # the run's transaction, so the next run through this key waits, then counts this one's hold.
+    # NO KEY UPDATE is enough for that and, unlike FOR UPDATE, does not block the foreign-key checks
+    # (KEY SHARE) of other runs' rows that point at the key.
+    key = (ApiKey.objects.select_for_update(no_key=True).only("name", "daily_cap")
+           .filter(pk=execution.api_key_id).first())
+    if key is None or key.daily_cap is None:
+        return
+    spent = spent_today_by_key(user_id=execution.user_id, api_key_ids=[key.pk])[key.pk]
+    if spent + amount > key.daily_cap:
+        raise PaymentRequired(
+            f"This run may cost {amount} BB, which would pass the daily cap of {key.daily_cap} BB "
+            f"of the API key “{key.name}” ({spent} BB spent through it today).",
+            fields={"api_key_cap": [f"{key.daily_cap} BB"]}, code="api_key_cap",
+        )
+
+
 NOTICE_PERCENTS = (85, 100)
 
 
@@ -143,6 +185,13 @@ def cap_notices_record(*, wallet: Account, spent: Decimal) -> list[int]:
                    f"You have used {percent} % of your daily cap of {wallet.daily_cap} BB.")
         CapNotice.objects.get_or_create(account=wallet, day=day, percent=percent, defaults={"message": message})
     return reached
+
+
+def cap_notice_read(*, notice: CapNotice) -> CapNotice:
+    """Mark a cap notice read (dismissed from the wallet page); reading it again keeps the first time."""
+    CapNotice.objects.filter(pk=notice.pk, read_at__isnull=True).update(read_at=timezone.now())
+    notice.refresh_from_db(fields=["read_at"])
+    return notice
 
 
 def hold_capture(*, execution, amount: Decimal | None = None, external_cost: Decimal | None = None,

@@ -8,6 +8,7 @@ urlpatterns = [
     path("wallet/top-up/", views.top_up, name="top_up"),
     path("wallet/top-up/simulate/", views.top_up_simulate, name="top_up_simulate"),
     path("wallet/caps/", views.caps, name="caps"),
+    path("wallet/notices/<uuid:pk>/dismiss/", views.notice_dismiss, name="notice_dismiss"),
     path("wallet/plans/<uuid:pk>/subscribe/", views.plan_subscribe, name="plan_subscribe"),
     path("wallet/subscriptions/<uuid:pk>/cancel/", views.plan_cancel, name="plan_cancel"),
     path("wallet/payments/", views.payments, name="payments"),

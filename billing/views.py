@@ -2,8 +2,9 @@
 
 Thin: every read goes through a selector scoped to the signed-in user (`billing.statements`,
 `billing.stripe_services`), every write through a service (`wallet_caps_set`, `topup_create`,
-`topup_simulate`, `credit_plan_subscribe`, `credit_plan_cancel`). Someone else's subscription is
-a 404. The wallet is credited by Stripe's webhook, never by the browser coming back from Checkout.
+`topup_simulate`, `credit_plan_subscribe`, `credit_plan_cancel`, `cap_notice_read`). Someone else's
+subscription or notice is a 404. The wallet is credited by Stripe's webhook, never by the browser
+coming back from Checkout.
 """
 
 from decimal import Decimal
@@ -17,14 +18,15 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from agenthub.api.ownership import owned_by
 from agenthub.errors import DomainError
 from billing import services as ledger
 from billing import statements as selectors
 from billing import stripe_gateway, stripe_services
 from billing.api.statements import csv_filename, statement_csv
-from billing.api.wallet import PAYMENT_KINDS
+from billing.api.wallet import CAP_NOTICE_ORDER, PAYMENT_KINDS
 from billing.forms import CapsForm, MonthForm, TopUpForm
-from billing.models import Account, LedgerEntry, StripePayment
+from billing.models import Account, CapNotice, LedgerEntry, StripePayment
 from billing.stripe_services import SUBSCRIPTION_LIVE
 from marketplace.views import money
 
@@ -32,6 +34,7 @@ PAGE_SIZE = 25
 RECENT_ENTRIES = 15
 CHART_DAYS = 30
 EARNINGS_MONTHS = 12
+MAX_NOTICES_SHOWN = 5  # at most a few days' worth; the API lists them all
 
 
 # --- Presentation ---------------------------------------------------------------------------------
@@ -112,10 +115,14 @@ def _wallet_page(request, *, top_up_form: TopUpForm | None = None, caps_form: Ca
         "stripe_ready": stripe_gateway.is_configured(),
         "simulation": stripe_services.simulation_available(),
         "notice": _return_notice(request),
+        "cap_notices": list(_cap_notices(user=user).filter(read_at__isnull=True)[:MAX_NOTICES_SHOWN]),
         "plans": plans, "subscriptions": subscriptions,
         "entries": [present_entry(e) for e in selectors.entries_recent(user=user, limit=RECENT_ENTRIES)],
+        # Today's bar also shows what runs in progress hold, as "Spent today" above counts it: without
+        # it the bar stopped short of that figure whenever a run was in progress.
         "chart": {"labels": [day.strftime("%b %-d") for day, _ in spending],
-                  "amounts": [str(amount) for _, amount in spending]},
+                  "amounts": [str(amount) for _, amount in spending],
+                  "held": ["0"] * (len(spending) - 1) + [str(summary["held"])]},
         "spent_30_days": bb(sum((amount for _, amount in spending), Decimal(0))),
     }, status=status)
 
@@ -177,6 +184,17 @@ def caps(request):
                 form.add_error(name if name in form.fields else None, problem)
         return _wallet_page(request, caps_form=form, status=400)
     messages.success(request, "Spend caps saved.")
+    return redirect("billing:wallet")
+
+
+def _cap_notices(*, user):
+    return owned_by(CapNotice.objects.order_by(*CAP_NOTICE_ORDER), user=user, owner_field="account__user")
+
+
+@login_required
+@require_POST
+def notice_dismiss(request, pk):
+    ledger.cap_notice_read(notice=get_object_or_404(_cap_notices(user=request.user), pk=pk))
     return redirect("billing:wallet")
 
 

@@ -1,11 +1,13 @@
-"""Runs as staff see them: every execution with its attempts, and the health monitor's probes."""
+"""Runs as staff see them: every execution with its attempts, HubChat tasks with their steps, and the
+health monitor's probes."""
 
 from django.contrib import admin, messages
 
 from agenthub.admin_display import NoWrites, ReadOnlyAdmin, admin_link, badge, pretty_json
 from agenthub.errors import DomainError
 from orchestration import services
-from orchestration.models import Execution, ExecutionAttempt, HealthCheck
+from orchestration.hubchat import services as hubchat
+from orchestration.models import Execution, ExecutionAttempt, HealthCheck, Message, Task, TaskStep
 
 
 class AttemptInline(NoWrites, admin.TabularInline):
@@ -78,3 +80,93 @@ class HealthCheckAdmin(ReadOnlyAdmin):
     date_hierarchy = "checked_at"
     show_full_result_count = False
     fields = ("agent", "checked_at", "ok", "response_ms", "load", "detail")
+
+
+class StepInline(NoWrites, admin.TabularInline):
+    model = TaskStep
+    fields = ("position", "subtask_type", "agent", "status", "price", "cost", "external_cost", "attempts",
+              "execution_time", "error")
+    readonly_fields = fields
+    extra = 0
+
+
+@admin.register(Task)
+class TaskAdmin(ReadOnlyAdmin):
+    list_display = ("user_query_short", "user", "status_badge", "max_budget", "quote_total", "total_cost", "planner",
+                    "created_at")
+    list_filter = ("status", "source", "planner", "created_at")
+    search_fields = ("id", "user_query", "user__username")
+    list_select_related = ("user",)
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+    inlines = [StepInline]
+    fields = ("user", "user_query", "required_skills", "status_badge", "source", "max_budget", "quote_total",
+              "total_cost", "planner", "planner_notes", "error", "created_at", "confirmed_at", "started_at",
+              "completed_at")
+    readonly_fields = fields
+    actions = ["cancel_tasks"]
+
+    @admin.display(description="Request")
+    def user_query_short(self, task: Task) -> str:
+        return task.user_query[:80]
+
+    @admin.display(description="Status", ordering="status")
+    def status_badge(self, task: Task) -> str:
+        return badge(task.status, task.get_status_display())
+
+    @admin.action(description="Cancel the selected tasks (running steps stop, holds are released)",
+                  permissions=["view"])
+    def cancel_tasks(self, request, queryset):
+        cancelled = 0
+        for task in queryset.exclude(status__in=("completed", "failed", "cancelled")):
+            try:
+                hubchat.task_cancel(task=task)
+                cancelled += 1
+            except DomainError:
+                pass  # it finished meanwhile
+        self.message_user(request, f"{cancelled} task(s) cancelled.", messages.SUCCESS)
+
+
+@admin.register(TaskStep)
+class TaskStepAdmin(ReadOnlyAdmin):
+    list_display = ("task", "position", "subtask_type", "agent", "status_badge", "price", "cost", "attempts")
+    list_filter = ("status", "subtask_type")
+    search_fields = ("task__id", "agent__slug", "subtask_type")
+    list_select_related = ("task", "agent")
+    show_full_result_count = False
+    fields = ("task", "position", "subtask_type", "instruction", "depends_on", "agent", "status_badge", "price",
+              "quote_id", "cost", "external_cost", "requires_external_tool", "attempts", "execution_time", "error",
+              "input_pretty", "selection_pretty", "output_pretty", "created_at", "started_at", "completed_at")
+    readonly_fields = fields
+
+    @admin.display(description="Status", ordering="status")
+    def status_badge(self, step: TaskStep) -> str:
+        return badge(step.status, step.get_status_display())
+
+    @admin.display(description="Input")
+    def input_pretty(self, step: TaskStep) -> str:
+        return pretty_json(step.input)
+
+    @admin.display(description="Selection")
+    def selection_pretty(self, step: TaskStep) -> str:
+        return pretty_json(step.selection)
+
+    @admin.display(description="Output")
+    def output_pretty(self, step: TaskStep) -> str:
+        return pretty_json(step.output)
+
+
+@admin.register(Message)
+class MessageAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "user", "role", "content_short", "task")
+    list_filter = ("role", "created_at")
+    search_fields = ("content", "user__username")
+    list_select_related = ("user",)
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+    fields = ("user", "role", "content", "task", "cost_breakdown", "created_at")
+    readonly_fields = fields
+
+    @admin.display(description="Content")
+    def content_short(self, message: Message) -> str:
+        return message.content[:100]

@@ -187,12 +187,19 @@ class Task(models.Model):
     quote_total = models.DecimalField(
         max_digits=12, decimal_places=4, null=True, blank=True, help_text="The quoted total of the chosen agents."
     )
+    auto_approved = models.BooleanField(
+        default=False, help_text="The quote was within the user's auto-approve threshold, so it ran without asking."
+    )
     planner = models.CharField(max_length=100, blank=True, help_text="Which planner made the plan.")
     planner_notes = models.JSONField(
         default=list, blank=True, help_text="What happened on the way: providers that failed and were skipped."
     )
     error = models.TextField(blank=True)
     source = models.CharField(max_length=20, default="api", help_text="api or hubchat.")
+    api_key = models.ForeignKey(
+        "accounts.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="tasks",
+        help_text="The API key that asked for the task, if any: its daily cap applies to the steps' runs.",
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     confirmed_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)

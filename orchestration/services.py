@@ -52,6 +52,18 @@ def _wakeup_key(execution_pk) -> str:
     return f"execution:done:{execution_pk}"
 
 
+def _ended(execution: Execution) -> None:
+    """After the transaction that ended a run: wake its waiters and move its HubChat task along."""
+    def follow_up():
+        wakeup.notify(_wakeup_key(execution.pk))
+        if execution.task_id:
+            from orchestration.tasks import advance_task
+
+            advance_task.delay(str(execution.task_id))
+
+    transaction.on_commit(follow_up)
+
+
 def execution_start(
     *, user: User, agent: Agent, input, hiring: Hiring | None = None, idempotency_key: str | None = None,
     source: str = "api", api_key=None, task_step=None, price: Decimal | None = None, config: dict | None = None,
@@ -243,7 +255,7 @@ def _finish(execution: Execution, status: str, *, attempt: tuple[ExecutionAttemp
         _settle(execution, completed=status == ExecutionStatus.COMPLETED,
                 reported_cost=result.cost if result else None, result=result)
     _count_run(execution, status=status, duration_ms=duration_ms, now=now)
-    transaction.on_commit(lambda: wakeup.notify(_wakeup_key(execution.pk)))
+    _ended(execution)
     return True
 
 
@@ -304,7 +316,7 @@ def execution_cancel(*, execution: Execution) -> Execution:
     ExecutionAttempt.objects.filter(execution=execution, outcome=Outcome.RUNNING).update(
         outcome=Outcome.FAILED, error="Cancelled.", finished_at=now
     )
-    wakeup.notify(_wakeup_key(execution.pk))
+    _ended(execution)
     return execution
 
 
@@ -356,7 +368,7 @@ def _finish_lost(execution: Execution, stale) -> bool:
         return False
     _settle(execution, completed=False)
     _count_run(execution, status=ExecutionStatus.FAILED, duration_ms=duration_ms, now=now)
-    transaction.on_commit(lambda: wakeup.notify(_wakeup_key(execution.pk)))
+    _ended(execution)
     return True
 
 

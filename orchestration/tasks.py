@@ -2,9 +2,11 @@
 
 from celery import shared_task
 from django.conf import settings
+from django.db import OperationalError
 
 from marketplace.models import Agent
 from orchestration import services
+from orchestration.hubchat import services as hubchat
 
 
 @shared_task(
@@ -39,3 +41,24 @@ def check_all_agents_health() -> int:
     for pk in pks:
         check_agent_health.delay(str(pk))
     return len(pks)
+
+
+# --- HubChat tasks: each step is an execution; these move the task along. -----------------------
+
+
+@shared_task(acks_late=True, ignore_result=True, soft_time_limit=120, time_limit=150)
+def plan_task(task_pk: str) -> None:
+    """Plan, choose agents, quote; run at once within the auto-approve threshold. Once per task."""
+    hubchat.task_plan(task_pk=task_pk)
+
+
+@shared_task(acks_late=True, ignore_result=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
+def advance_task(task_pk: str) -> None:
+    """Settle finished steps and start the ones that can start (queued again after every step's run)."""
+    hubchat.task_advance(task_pk=task_pk)
+
+
+@shared_task(acks_late=True, ignore_result=True, soft_time_limit=120, time_limit=150)
+def answer_task(task_pk: str) -> None:
+    """Write the assistant's answer for a finished HubChat task, once."""
+    hubchat.task_answer(task_pk=task_pk)

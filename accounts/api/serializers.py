@@ -139,13 +139,20 @@ class EmailVerifiedSerializer(NoticeSerializer):
     is_verified = serializers.BooleanField()
 
 
+DAILY_CAP = {"max_digits": 14, "decimal_places": 4, "min_value": 0, "allow_null": True,
+             "help_text": "The most the runs this key starts may cost per day (UTC), in BB; null for no cap."}
+
+
 class ApiKeySerializer(serializers.ModelSerializer):
     scopes = serializers.ListField(child=serializers.ChoiceField(choices=Scope.choices))
     status = serializers.SerializerMethodField()
+    daily_cap = serializers.DecimalField(**DAILY_CAP, read_only=True)
+    spent_today = serializers.SerializerMethodField()
 
     class Meta:
         model = ApiKey
-        fields = ["id", "name", "prefix", "scopes", "status", "created_at", "last_used_at", "expires_at", "revoked_at"]
+        fields = ["id", "name", "prefix", "scopes", "status", "daily_cap", "spent_today", "created_at",
+                  "last_used_at", "expires_at", "revoked_at"]
         read_only_fields = fields
 
     @extend_schema_field(serializers.CharField(help_text="active, expired or revoked"))
@@ -154,12 +161,37 @@ class ApiKeySerializer(serializers.ModelSerializer):
             return "revoked"
         return "active" if key.is_usable() else "expired"
 
+    @extend_schema_field(serializers.DecimalField(
+        max_digits=14, decimal_places=4,
+        help_text="What the runs this key started paid today (UTC), net of refunds, plus what they hold now (BB).",
+    ))
+    def get_spent_today(self, key: ApiKey):
+        from billing.services import spent_today_by_key
+
+        spent = self.context.get("spent_today")  # the list view reads every key's in one go
+        if spent is None or key.pk not in spent:
+            spent = spent_today_by_key(user_id=key.user_id, api_key_ids=[key.pk])
+        return serializers.DecimalField(max_digits=14, decimal_places=4).to_representation(spent[key.pk])
+
 
 class ApiKeyCreateInput(serializers.Serializer):
     name = serializers.CharField(max_length=100)
     scopes = serializers.ListField(child=serializers.CharField(max_length=20), max_length=10, required=False,
                                    default=[str(Scope.READ)], help_text="Any of read, invoke, manage.")
     expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    daily_cap = serializers.DecimalField(**DAILY_CAP, required=False, default=None)
+
+
+class ApiKeyUpdateInput(serializers.Serializer):
+    name = serializers.CharField(max_length=100, required=False)
+    daily_cap = serializers.DecimalField(**DAILY_CAP, required=False)
+
+    def validate(self, attrs):
+        # Scopes and expiry are fixed at creation: a PATCH naming them is refused, not half applied.
+        unknown = sorted(set(self.initial_data) - set(self.fields)) if hasattr(self.initial_data, "keys") else []
+        if unknown:
+            raise serializers.ValidationError({name: ["This field cannot be changed."] for name in unknown})
+        return attrs
 
 
 class ApiKeyCreatedSerializer(serializers.Serializer):
@@ -171,6 +203,7 @@ class ApiKeyCreatedSerializer(serializers.Serializer):
     key = serializers.CharField()
     scopes = serializers.ListField(child=serializers.ChoiceField(choices=Scope.choices))
     expires_at = serializers.DateTimeField(allow_null=True)
+    daily_cap = serializers.DecimalField(**DAILY_CAP)
     created_at = serializers.DateTimeField()
 
 

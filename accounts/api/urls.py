@@ -1,6 +1,6 @@
 from django.urls import re_path
 
-from accounts.api import views
+from accounts.api import provider_keys, views
 from agenthub.api.routers import OptionalSlashRouter
 
 USERNAME = r"(?P<username>[\w.@+-]{1,150})"
@@ -8,6 +8,7 @@ USERNAME = r"(?P<username>[\w.@+-]{1,150})"
 router = OptionalSlashRouter()
 router.register("keys", views.ApiKeyViewSet, basename="api-key")
 router.register("auth/sessions", views.SessionViewSet, basename="login-session")
+router.register("provider-keys", provider_keys.ProviderKeyViewSet, basename="provider-key")
 
 
 def route(path: str, view, name: str):

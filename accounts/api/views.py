@@ -20,6 +20,7 @@ from accounts.signals import WEB_SESSION_ID
 from accounts.throttling import AuthEmailThrottle
 from accounts.tokens import SESSION_CLAIM
 from agenthub.api.ownership import OwnedQuerysetMixin
+from billing.services import spent_today_by_key
 
 UUID_PATTERN = r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
 NO_CONTENT = {204: OpenApiResponse(description="Done; no body.")}
@@ -198,7 +199,7 @@ class PasswordChangeView(AccountErrors, APIView):
 
 class ApiKeyViewSet(AccountErrors, OwnedQuerysetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
                     mixins.DestroyModelMixin, viewsets.GenericViewSet):
-    """Your API keys. Managed while signed in: a key cannot create or revoke keys."""
+    """Your API keys. Managed while signed in: a key cannot create, change or revoke keys."""
 
     queryset = ApiKey.objects.all()
     serializer_class = s.ApiKeySerializer
@@ -211,14 +212,27 @@ class ApiKeyViewSet(AccountErrors, OwnedQuerysetMixin, mixins.ListModelMixin, mi
     def get_queryset(self):
         return super().get_queryset().order_by("-created_at")
 
+    @extend_schema(summary="Your keys, with each one's daily cap and what its runs spent today")
+    def list(self, request, *args, **kwargs):
+        keys = list(self.get_queryset())
+        spent = spent_today_by_key(user_id=request.user.pk, api_key_ids=[key.pk for key in keys])
+        return Response(self.get_serializer(keys, many=True, context={**self.get_serializer_context(),
+                                                                      "spent_today": spent}).data)
+
     @extend_schema(summary="Create a key; the response is the only time the key is shown",
                    request=s.ApiKeyCreateInput, responses={201: s.ApiKeyCreatedSerializer})
     def create(self, request):
         data = _valid(s.ApiKeyCreateInput, request)
         key, raw = services.api_key_create(user=request.user, **data)
         body = {"id": key.id, "name": key.name, "prefix": key.prefix, "key": raw, "scopes": key.scopes,
-                "expires_at": key.expires_at, "created_at": key.created_at}
+                "expires_at": key.expires_at, "daily_cap": key.daily_cap, "created_at": key.created_at}
         return Response(body, status=status.HTTP_201_CREATED)
+
+    @extend_schema(summary="Rename a key or set its daily cap (null removes it)", request=s.ApiKeyUpdateInput,
+                   responses={200: s.ApiKeySerializer})
+    def partial_update(self, request, *args, **kwargs):
+        key = services.api_key_update(key=self.get_object(), **_valid(s.ApiKeyUpdateInput, request))
+        return Response(self.get_serializer(key).data)
 
     @extend_schema(summary="Revoke a key: the next request with it is refused", responses=NO_CONTENT)
     def destroy(self, request, *args, **kwargs):

@@ -29,7 +29,7 @@ def create_key(client, **body) -> dict:
 def test_the_key_is_shown_once_and_stored_only_as_a_hash(alice_api, alice):
     created = create_key(alice_api, scopes=["read", "invoke"])
 
-    assert set(created) == {"id", "name", "prefix", "key", "scopes", "expiresAt", "createdAt"}
+    assert set(created) == {"id", "name", "prefix", "key", "scopes", "expiresAt", "dailyCap", "createdAt"}
     assert created["key"].startswith(f"ahk_{created['prefix']}_") and len(created["key"]) > 50
     assert created["scopes"] == ["read", "invoke"] and created["expiresAt"] is None
     stored = ApiKey.objects.get(pk=created["id"])

@@ -80,6 +80,13 @@ def token_session(owner):
     return accounts_services.api_session_start(user=owner, ip="198.51.100.1", user_agent="privacy test")[0]
 
 
+def provider_key(owner):
+    from accounts.services import provider_key_create
+
+    return provider_key_create(user=owner, provider="anthropic", label="owner's key",
+                               api_key="sk-ant-owner-secret-0001")
+
+
 def agent_id(agent):
     return {"id": agent.slug}
 
@@ -101,6 +108,22 @@ def hiring(owner):
 
     agent = listed(created_by=owner, name="A live agent", config_schema={"type": "object"})
     return Hiring.objects.create(agent=agent, user=owner, config={"secret": "owner's config"})
+
+
+def task(owner):
+    from orchestration.models import Message, Task, TaskStep
+
+    made = Task.objects.create(user=owner, user_query="owner's secret request", max_budget=Decimal("1"),
+                               status="awaiting_confirmation")
+    TaskStep.objects.create(task=made, position=0, subtask_type="summarization", input={"text": "secret"})
+    Message.objects.create(user=owner, role="user", content="owner's secret request", task=made)
+    return made
+
+
+def quoted_task(owner):
+    made = task(owner)
+    type(made).objects.filter(pk=made.pk).update(quote_total=Decimal("0.5"))
+    return made
 
 
 def execution(owner):
@@ -164,11 +187,15 @@ INVENTORY: dict[str, Owned | Public] = {
     # accounts
     "api-key-detail": Owned(make=api_key, kwargs=lambda key: {"id": key.pk}),
     "login-session-detail": Owned(make=token_session, kwargs=lambda session: {"id": session.pk}),
+    "provider-key-detail": Owned(make=provider_key, kwargs=lambda key: {"id": key.pk}),
     "user-profile": Public(PUBLIC_PROFILE),
     "user-followers": Public(PUBLIC_PROFILE),
     "user-following": Public(PUBLIC_PROFILE),
     "user-follow": Public("Acts only on the caller's own follow row; the username named is public."),
     "accounts:api_key_revoke": Owned(make=api_key, kwargs=lambda key: {"key_id": key.pk}, methods=("post",)),
+    "accounts:api_key_cap": Owned(make=api_key, kwargs=lambda key: {"key_id": key.pk}, methods=("post",)),
+    "accounts:provider_key_delete": Owned(make=provider_key, kwargs=lambda key: {"key_id": key.pk},
+                                          methods=("post",)),
     "accounts:session_end": Owned(make=token_session, kwargs=lambda s: {"session_id": s.pk}, methods=("post",)),
     "accounts:verify_email": Public("The token in the URL is the credential; a wrong one is refused."),
     "accounts:password_reset_confirm": Public("The uid and token in the URL are the credential (Django's reset)."),
@@ -190,6 +217,9 @@ INVENTORY: dict[str, Owned | Public] = {
     "hiring-detail": Owned(make=hiring),
     "hiring-cancel": Owned(make=hiring),
     "execution-detail": Owned(make=execution),
+    "task-detail": Owned(make=task),
+    "task-steps": Owned(make=task),
+    "task-confirm": Owned(make=task),
     "execution-cancel": Owned(make=execution),
     "execution-refund": Owned(make=execution),
     "cap-notice-read": Owned(make=cap_notice),
@@ -199,6 +229,13 @@ INVENTORY: dict[str, Owned | Public] = {
     "orchestration:execution_detail": Owned(make=execution, methods=("get",)),
     "orchestration:execution_panel": Owned(make=execution, methods=("get",)),
     "orchestration:execution_cancel": Owned(make=execution, methods=("post",)),
+    # HubChat and tasks pages, and a task's event stream: the owner's alone
+    "task-events": Owned(make=task),
+    "hubchat:turn": Owned(make=task, methods=("get",)),
+    "hubchat:task_detail": Owned(make=task, methods=("get",)),
+    "hubchat:task_panel": Owned(make=task, methods=("get",)),
+    "hubchat:task_confirm": Owned(make=quoted_task, methods=("post",)),
+    "hubchat:task_cancel": Owned(make=task, methods=("post",)),
     # billing (Stripe): credit plans are the public price list; subscriptions are their user's
     "credit-plan-detail": Public("Credit plans are the public price list."),
     "credit-plan-subscribe": Public("Subscribes the caller only; the plan named is public."),
@@ -206,15 +243,19 @@ INVENTORY: dict[str, Owned | Public] = {
     "credit-plan-subscription-cancel": Owned(make=credit_plan_subscription),
     "billing:plan_subscribe": Public("Subscribes the caller only; the plan named is public."),
     "billing:plan_cancel": Owned(make=credit_plan_subscription, methods=("post",)),
+    "billing:notice_dismiss": Owned(make=cap_notice, methods=("post",)),
 }
 
 # List routes over owned rows: (route name) -> how to make one. Searched by its owner's name and id.
 LISTS: dict[str, Listed] = {
     "api-key-list": Listed(make=api_key, params=lambda key, owner: {"search": key.name, "name": key.name}),
     "login-session-list": Listed(make=token_session),
+    "provider-key-list": Listed(make=provider_key, params=lambda key, owner: {"provider": "anthropic"}),
     "agent-list": Listed(make=draft_agent, params=lambda agent, owner: {"status": "draft", "search": agent.name}),
     "hiring-list": Listed(make=hiring, params=lambda hiring, owner: {"agent": hiring.agent.slug}),
     "execution-list": Listed(make=execution, params=lambda run, owner: {"agent": run.agent.slug, "status": "pending"}),
+    "task-list": Listed(make=task, params=lambda made, owner: {"status": "awaiting_confirmation", "q": "secret"}),
+    "messages": Listed(make=task, params=lambda made, owner: {"task": str(made.pk)}),
     "stripe-payment-list": Listed(make=stripe_payment, params=lambda payment, owner: {"type": "balance_load"}),
     "wallet-entry-list": Listed(make=wallet_entry, params=lambda entry, owner: {"kind": "top_up"}),
     "bazaarbucks-payment-list": Listed(make=paid_entry),

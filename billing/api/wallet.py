@@ -1,7 +1,7 @@
 """The wallet: balance, held, available and caps; its ledger; seed 004's BazaarBucks payments."""
 
 import django_filters
-from django.utils import timezone
+from django.db.models import F
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, permissions, serializers, viewsets
 from rest_framework.decorators import action
@@ -125,18 +125,20 @@ class CapNoticeSerializer(serializers.ModelSerializer):
         fields = ["id", "day", "percent", "message", "created_at", "read_at"]
 
 
+# Unread first, then newest first: what the wallet page shows at its top comes first here too.
+CAP_NOTICE_ORDER = (F("read_at").asc(nulls_first=True), "-created_at", "-percent")
+
+
 class CapNoticeViewSet(OwnedQuerysetMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
-    """Notices that your day's spending reached 85 % or 100 % of your daily cap; `POST .../read` dismisses one."""
+    """Notices that your day's spending reached 85 % or 100 % of your daily cap, unread first;
+    `POST .../read` dismisses one."""
 
     owner_field = "account__user"
     permission_classes = [permissions.IsAuthenticated]
     serializer_class = CapNoticeSerializer
-    queryset = CapNotice.objects.all()
+    queryset = CapNotice.objects.order_by(*CAP_NOTICE_ORDER)
 
     @extend_schema(request=None, responses={200: CapNoticeSerializer})
     @action(detail=True, methods=["post"])
     def read(self, request, pk=None):
-        notice = self.get_object()
-        CapNotice.objects.filter(pk=notice.pk, read_at__isnull=True).update(read_at=timezone.now())
-        notice.refresh_from_db()
-        return Response(CapNoticeSerializer(notice).data)
+        return Response(CapNoticeSerializer(ledger.cap_notice_read(notice=self.get_object())).data)

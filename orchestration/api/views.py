@@ -73,10 +73,15 @@ def _agent(request, slug: str):
 
 
 def _start(request, *, agent_slug: str, input, hiring_id=None, source: str, wait: float):
+    from accounts.models import ApiKey
+
     agent = _agent(request, agent_slug)
+    # An API key's request carries the key as `request.auth` (a JWT's carries its token, a session None):
+    # the run is the key's, so the key's daily cap applies to it.
+    api_key = request.auth if isinstance(request.auth, ApiKey) else None
     execution, created = services.execution_start(
         user=request.user, agent=agent, input=input, hiring=_own_hiring(request, hiring_id),
-        idempotency_key=_idempotency_key(request), source=source,
+        idempotency_key=_idempotency_key(request), source=source, api_key=api_key,
     )
     if wait:
         return services.execution_wait(execution=execution, timeout=wait)
