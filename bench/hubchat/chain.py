@@ -3,7 +3,8 @@
 TASKS times, one after another: POST /api/tasks with "Summarize this and translate the summary
 into Spanish: <text>", then poll GET /api/tasks/{id} every 5 ms until it is completed. Reported:
 the time the client saw (post to completed; the poll adds up to 5 ms) and the server's own
-(createdAt to completedAt), p50/p95/max, and the steps' own execution times. The first task also
+(createdAt to completedAt), p50/p95/max, and where the server's time went: planning and quoting,
+each step (from its start to its end, the Celery hop included), handing on, finishing. The first task also
 probes the agents' health and warms caches: it is reported apart.
 """
 
@@ -61,7 +62,16 @@ def one(client):
     server = (datetime.fromisoformat(task["completedAt"]) - datetime.fromisoformat(task["createdAt"])).total_seconds()
     _, steps = client.request("GET", f"/api/tasks/{task['id']}/steps")
     assert [s["agentId"] for s in steps] == ["summarizer", "translator"], steps
-    return seen, server * 1000, [s["executionTime"] for s in steps]
+    at = datetime.fromisoformat
+    first, second = steps
+    phases = {  # where the server's time went, in ms
+        "plan_and_quote": at(first["startedAt"]) - at(task["createdAt"]),
+        "step_1": at(first["completedAt"]) - at(first["startedAt"]),
+        "hand_on": at(second["startedAt"]) - at(first["completedAt"]),
+        "step_2": at(second["completedAt"]) - at(second["startedAt"]),
+        "finish": at(task["completedAt"]) - at(second["completedAt"]),
+    }
+    return seen, server * 1000, {name: delta.total_seconds() * 1000 for name, delta in phases.items()}
 
 
 def main():
@@ -70,19 +80,19 @@ def main():
     assert status == 200, body
     client.headers["Authorization"] = f"Bearer {body['access']}"
     first = one(client)
-    seen, server, summarise, translate = [], [], [], []
+    seen, server, phases = [], [], {}
     for _ in range(TASKS):
-        client_ms, server_ms, (step1, step2) = one(client)
+        client_ms, server_ms, parts = one(client)
         seen.append(client_ms)
         server.append(server_ms)
-        summarise.append(step1)
-        translate.append(step2)
+        for name, ms in parts.items():
+            phases.setdefault(name, []).append(ms)
     print(json.dumps({
         "request": "summarise + translate the summary (2 chained steps)",
         "first_task_ms": {"client": round(first[0], 1), "server": round(first[1], 1)},
         "client_post_to_completed": stats(seen),
         "server_created_to_completed": stats(server),
-        "step_execution_time": {"summarizer": stats(summarise), "translator": stats(translate)},
+        "server_phases": {name: stats(samples) for name, samples in phases.items()},
         "load_average_at_end": open("/proc/loadavg").read().split()[:3],
     }, indent=2))
 
