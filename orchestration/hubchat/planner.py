@@ -162,7 +162,7 @@ STRONG_WORDS = frozenset({"then", "also", "afterwards", "afterward", "finally", 
 OUTPUT_REFERENCES = frozenset({
     "it", "that", "them", "those", "they", "result", "results", "output", "outputs", "answer", "answers",
     "findings", "previous", "summary", "summaries", "translation", "translations", "translated", "articles",
-    "sources", "hits", "find", "found", "got", "returned", "what", "you",
+    "sources", "hits", "find", "found", "got", "returned", "what", "you", "best", "top", "article",
 })
 # Nouns that name an earlier output even inside a longer object ("summarise the top result").
 OUTPUT_NOUNS = frozenset({"result", "results", "output", "outputs", "answer", "answers", "findings", "summary",

@@ -374,3 +374,12 @@ def test_a_task_started_with_an_api_key_is_held_to_the_keys_daily_cap(hub):
     assert done.status == "completed" and done.api_key == key and Execution.objects.get(task=done).api_key == key
     assert refused.status == "failed" and "chat bot" in refused.error and "0.0400" in refused.error
     assert refused.total_cost == 0 and wallet(hub).balance == D("9.97") and wallet(hub).held == 0
+
+
+def test_search_results_are_handed_to_the_summarizer(api, hub):
+    task = wait_for(create(api, hub, "Search for solar batteries then summarise the results")["id"])
+    assert task.status == "completed", task.error
+    search, summary = steps_of(api, hub, task.pk)
+    assert (search["agentId"], summary["agentId"], summary["dependsOn"]) == ("search", "summarizer", [0])
+    handed = TaskStep.objects.get(pk=summary["id"]).input["text"]
+    assert handed.startswith("1. ") and handed == search["result"] and summary["result"]
