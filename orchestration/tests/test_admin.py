@@ -54,3 +54,27 @@ def test_staff_cancel_runs_and_hirings_through_the_services(staff, records):
     staff.post(reverse("admin:marketplace_hiring_changelist"),
                {"action": "cancel_hirings", "_selected_action": [records["hiring"].pk]})
     assert Hiring.objects.get(pk=records["hiring"].pk).status == "cancelled"
+
+
+def test_tasks_steps_and_messages_show_in_the_admin_and_staff_can_cancel_a_task(staff, alice, eve):
+    from decimal import Decimal
+
+    from orchestration.models import Message, Task, TaskStep
+
+    agent = listed(created_by=alice, slug="task-agent")
+    task = Task.objects.create(user=eve, user_query="<b>summarise</b>", max_budget=Decimal("1"),
+                               status="awaiting_confirmation", quote_total=Decimal("0.05"))
+    TaskStep.objects.create(task=task, position=0, subtask_type="summarization", agent=agent, price=Decimal("0.05"),
+                            selection={"chosen": {"agent": "task-agent", "reason": "<i>best</i>"}})
+    Message.objects.create(user=eve, role="user", content="<script>hi</script>", task=task)
+    for model in (Task, TaskStep, Message):
+        opts = model._meta
+        assert staff.get(reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")).status_code == 200
+        for obj in model.objects.all():
+            page = staff.get(reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk]))
+            assert page.status_code == 200 and "<script>hi</script>" not in page.content.decode()
+        assert staff.get(reverse(f"admin:{opts.app_label}_{opts.model_name}_add")).status_code == 403
+    changelist = reverse("admin:orchestration_task_changelist")
+    staff.post(changelist, {"action": "cancel_tasks", "_selected_action": [task.pk]})
+    task.refresh_from_db()
+    assert task.status == "cancelled" and TaskStep.objects.get(task=task).status == "cancelled"
