@@ -20,12 +20,12 @@ STAMP="$(date +%Y%m%d-%H%M%S)"
 RESULTS="${RESULTS:-$REPO/bench/results}"
 WORK="$(mktemp -d /tmp/agenthub-bench-billing.XXXXXX)"
 mkdir -p "$RESULTS"
-trap 'rm -rf "$WORK"' EXIT
-log() { printf '\n== %s  %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+# shellcheck source=../lib.sh
+source "$HERE/../lib.sh"
 
 exec 9>"${BENCH_LOCK:-/tmp/agenthub-bench-billing.lock}"
 flock -n 9 || { echo "another bench/billing run is in progress" >&2; exit 1; }
-command -v psql >/dev/null || { echo "psql is required" >&2; exit 1; }
+require psql
 
 export DEBUG=false
 export SECRET_KEY="bench-only-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
@@ -37,8 +37,7 @@ export LOG_LEVEL="${LOG_LEVEL:-WARNING}"
 export PLATFORM_FEE_PERCENT="${PLATFORM_FEE_PERCENT:-10}"
 
 log "database $BENCH_DB (recreated), migrate"
-psql "$PG/postgres" -v ON_ERROR_STOP=1 -qc "DROP DATABASE IF EXISTS $BENCH_DB WITH (FORCE)" \
-  -c "CREATE DATABASE $BENCH_DB" >/dev/null
+recreate_database "$PG" "$BENCH_DB"
 cd "$REPO"
 "$VENV/bin/python" manage.py migrate --no-input -v0
 

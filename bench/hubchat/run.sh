@@ -40,9 +40,7 @@ source "$HERE/../lib.sh"
 
 exec 9>"${BENCH_LOCK:-/tmp/agenthub-bench-planner.lock}"
 flock -n 9 || { echo "another bench/hubchat planner run is in progress" >&2; exit 1; }
-for tool in psql flock redis-cli; do
-  command -v "$tool" >/dev/null || { echo "$tool is required" >&2; exit 1; }
-done
+require psql flock redis-cli
 
 export DEBUG=false
 export SECRET_KEY="bench-only-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
@@ -52,8 +50,7 @@ export REDIS_URL="$BENCH_REDIS_URL"
 export LOG_LEVEL="${LOG_LEVEL:-WARNING}"
 
 log "database $BENCH_DB (recreated), Redis $BENCH_REDIS_URL (flushed), migrate"
-psql "$PG/postgres" -v ON_ERROR_STOP=1 -qc "DROP DATABASE IF EXISTS $BENCH_DB WITH (FORCE)" \
-  -c "CREATE DATABASE $BENCH_DB" >/dev/null
+recreate_database "$PG" "$BENCH_DB"
 redis-cli -u "$BENCH_REDIS_URL" flushdb >/dev/null
 cd "$REPO"
 "$VENV/bin/python" manage.py migrate --no-input -v0

@@ -30,29 +30,15 @@ source "$HERE/../lib.sh"
 
 exec 9>"${BENCH_LOCK:-/tmp/agenthub-bench-runtime.lock}"
 flock -n 9 || { echo "another bench/runtime run is in progress" >&2; exit 1; }
-for tool in psql curl flock redis-cli; do
-  command -v "$tool" >/dev/null || { echo "$tool is required" >&2; exit 1; }
-done
+require psql curl flock redis-cli
 
-export DEBUG=false
-export SECRET_KEY="bench-only-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-export ALLOWED_HOSTS=127.0.0.1
-export DATABASE_URL="$PG/$BENCH_DB"
-export DATABASE_CONN_MAX_AGE=600
-export REDIS_URL="$BENCH_REDIS_URL"
-export SECURE_SSL_REDIRECT=false
-export STATIC_ROOT="$WORK/static"
-export PROMETHEUS_MULTIPROC_DIR="$WORK/prometheus"
-mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
-export LOG_LEVEL="${LOG_LEVEL:-WARNING}"
+production_env "$PG/$BENCH_DB" "$BENCH_REDIS_URL"
 export DEMO_AGENTS_URL="http://127.0.0.1:$AGENTS_PORT"
 export AGENT_ALLOWED_INTERNAL_HOSTS=127.0.0.1
-export API_THROTTLE_USER=off API_THROTTLE_ANON=off API_THROTTLE_API_KEY=off
 export BENCH_BASE="http://127.0.0.1:$AGENTHUB_PORT" BENCH_AGENT_URL="$DEMO_AGENTS_URL/echo"
 
 log "database $BENCH_DB (recreated), migrate, the benchmark's user and echo agent"
-psql "$PG/postgres" -v ON_ERROR_STOP=1 -qc "DROP DATABASE IF EXISTS $BENCH_DB WITH (FORCE)" \
-  -c "CREATE DATABASE $BENCH_DB" >/dev/null
+recreate_database "$PG" "$BENCH_DB"
 redis-cli -u "$BENCH_REDIS_URL" flushdb >/dev/null
 cd "$REPO"
 "$VENV/bin/python" manage.py migrate --no-input -v0
