@@ -32,8 +32,8 @@ from accounts.services import provider_key_create
 from accounts.signals import WEB_SESSION_ID
 from agenthub.api.ownership import owned_by
 from agenthub.errors import DomainError, InvalidInput
+from agenthub.formatting import money
 from billing.services import spent_today_by_key
-from marketplace.views import money
 
 BACKEND = "accounts.backends.AccountBackend"
 

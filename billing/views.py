@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from agenthub.api.ownership import owned_by
 from agenthub.errors import DomainError
+from agenthub.formatting import money
 from billing import services as ledger
 from billing import statements as selectors
 from billing import stripe_gateway, stripe_services
@@ -28,7 +29,6 @@ from billing.api.wallet import CAP_NOTICE_ORDER, PAYMENT_KINDS
 from billing.forms import CapsForm, MonthForm, TopUpForm
 from billing.models import Account, CapNotice, LedgerEntry, StripePayment
 from billing.stripe_services import SUBSCRIPTION_LIVE
-from marketplace.views import money
 
 PAGE_SIZE = 25
 RECENT_ENTRIES = 15

@@ -1,6 +1,5 @@
 """The catalog's server-rendered pages. Thin: reads come from selectors, writes go through services."""
 
-from decimal import Decimal
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -14,6 +13,7 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
 from agenthub.errors import DomainError, InvalidInput
+from agenthub.formatting import money
 from agenthub.web import visitor_session_id
 from marketplace import selectors, services
 from marketplace.choices import AgentStatus, PricingModel
@@ -29,13 +29,6 @@ HEALTH_POINTS = 30  # health checks drawn on an agent's page
 
 
 # --- Presentation helpers ---------------------------------------------------------
-
-
-def money(amount: Decimal) -> str:
-    """12.5 -> "12.50", 0.0025 -> "0.0025": two decimals unless the price needs more."""
-    amount = Decimal(amount or 0)
-    cents = amount.quantize(Decimal("0.01"))
-    return f"{cents}" if cents == amount else f"{amount.normalize():f}"
 
 
 def price_text(agent: Agent) -> str:

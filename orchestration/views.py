@@ -19,10 +19,11 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from agenthub.errors import Conflict, DomainError
+from agenthub.formatting import money
 from marketplace import hirings, selectors
 from marketplace.choices import LISTED_STATUSES, PricingModel
 from marketplace.models import Agent, Hiring
-from marketplace.views import money, present
+from marketplace.views import present
 from orchestration import services
 from orchestration.api.filters import ExecutionFilterSet
 from orchestration.forms import ExecutionFilterForm, HireForm, InputFieldsForm, RunForm, example_input, input_schema

@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from agenthub.errors import Conflict, InvalidInput
+from agenthub.formatting import money
 from billing import services as ledger
 from billing.models import StripePayment
 from orchestration.hubchat import selection
@@ -422,17 +423,10 @@ def cost_breakdown(task: Task) -> dict:
     }
 
 
-def bb(amount: Decimal) -> str:
-    """An amount as people read it: at least two decimals, no trailing zeros past them (0.05, 0.035, 1.00)."""
-    amount = Decimal(amount)
-    return str(amount.quantize(Decimal("0.01")) if amount == amount.quantize(Decimal("0.01")) else amount.normalize())
-
-
 def _template_answer(task: Task, steps: list[TaskStep]) -> str:
     if task.status == TaskStatus.CANCELLED:
-        return "The task was cancelled." + (
-            f" The steps that finished cost {bb(task.total_cost)} BB." if task.total_cost else " Nothing was charged."
-        )
+        paid = f" The steps that finished cost {money(task.total_cost)} BB." if task.total_cost else ""
+        return "The task was cancelled." + (paid or " Nothing was charged.")
     if task.status == TaskStatus.FAILED and not any(step.status == StepStatus.COMPLETED for step in steps):
         return f"I could not do this: {task.error} Nothing was charged."
     lines = []
@@ -443,7 +437,7 @@ def _template_answer(task: Task, steps: list[TaskStep]) -> str:
     for step in final:
         lines.append(f"{step.instruction or step.subtask_type.title()} ({step.agent.name}):\n{step.result}")
     done = [step for step in steps if step.status == StepStatus.COMPLETED]
-    lines.append(f"{len(done)} step{'s' if len(done) != 1 else ''} for {bb(task.total_cost)} BB.")
+    lines.append(f"{len(done)} step{'s' if len(done) != 1 else ''} for {money(task.total_cost)} BB.")
     return "\n\n".join(line.strip() for line in lines)
 
 

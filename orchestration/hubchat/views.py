@@ -21,8 +21,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from agenthub.errors import DomainError
+from agenthub.formatting import money
 from billing import services as ledger
-from marketplace.views import money
 from orchestration.api.tasks import TaskFilterSet
 from orchestration.hubchat import services
 from orchestration.hubchat.forms import MessageForm, TaskFilterForm
@@ -249,27 +249,25 @@ def _back(request, task: Task) -> str:
     return reverse("hubchat:task_detail", args=[task.pk])
 
 
-@login_required
-@require_POST
-def task_confirm(request, pk):
+def _task_act(request, pk, act, done: str):
+    """Confirm or cancel one of the user's tasks through its service; the outcome shows as a message."""
     task = get_object_or_404(_own_tasks(request), pk=pk)
     try:
-        services.task_confirm(task=task)
+        act(task=task)
     except DomainError as error:
         messages.error(request, error.message)
     else:
-        messages.success(request, f"Confirmed: the task runs for at most {bb(task.quote_total)}.")
+        messages.success(request, done.format(quote=bb(task.quote_total or 0)))
     return redirect(_back(request, task))
+
+
+@login_required
+@require_POST
+def task_confirm(request, pk):
+    return _task_act(request, pk, services.task_confirm, "Confirmed: the task runs for at most {quote}.")
 
 
 @login_required
 @require_POST
 def task_cancel(request, pk):
-    task = get_object_or_404(_own_tasks(request), pk=pk)
-    try:
-        services.task_cancel(task=task)
-    except DomainError as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(request, "The task was cancelled.")
-    return redirect(_back(request, task))
+    return _task_act(request, pk, services.task_cancel, "The task was cancelled.")

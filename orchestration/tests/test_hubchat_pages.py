@@ -737,6 +737,6 @@ def test_ask_hubchat_and_get_the_answer_then_confirm_a_quote(
 
 
 def money_text(amount) -> str:
-    from marketplace.views import money
+    from agenthub.formatting import money
 
     return money(amount)
