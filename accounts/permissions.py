@@ -37,6 +37,11 @@ def required_scope(*, view, request) -> str:
     return str(Scope.READ if request.method in SAFE_METHODS else Scope.MANAGE)
 
 
+def request_api_key(request) -> ApiKey | None:
+    """The API key a request was made with (`request.auth`; a JWT's is its token, a session's None)."""
+    return request.auth if isinstance(request.auth, ApiKey) else None
+
+
 def request_scopes(request) -> set[str]:
     """The scopes a request holds: the key's, or all of them for a person signed in."""
     if isinstance(request.auth, ApiKey):

@@ -66,11 +66,13 @@ def _ended(execution: Execution) -> None:
 
 def execution_start(
     *, user: User, agent: Agent, input, hiring: Hiring | None = None, idempotency_key: str | None = None,
-    source: str = "api", api_key=None, task_step=None, price: Decimal | None = None, config: dict | None = None,
+    source: str = "api", api_key=None, task=None, task_step=None, price: Decimal | None = None,
+    config: dict | None = None,
 ) -> tuple[Execution, bool]:
     """Record a run and queue it. Returns (execution, created); a replayed idempotency key is not created.
 
-    `api_key`: the key that asked (its cap applies). `task_step`: the HubChat step the run does.
+    `api_key`: the key that asked (its cap applies). `task_step`: the HubChat step the run does;
+    `task`: the task a run belongs to without being one of its steps (seed 004's invoke-agent).
     `price`: a price the user accepted in a quote, held and charged instead of the list price.
     `config`: settings for this run on top of the hiring's (e.g. a negotiated `quoteId`)."""
     if not isinstance(input, dict):
@@ -95,7 +97,7 @@ def execution_start(
                 user=user, agent=agent, version_id=agent.current_version_id, hiring=hiring, input=input,
                 config={**(hiring.config if hiring else {}), **(config or {})}, idempotency_key=idempotency_key or None,
                 request_hash=request_hash, source=source, api_key=api_key, task_step=task_step,
-                task_id=task_step.task_id if task_step else None,
+                task_id=task_step.task_id if task_step else task.pk if task else None,
                 price=run_price(agent=agent, hiring=hiring) if price is None else price,
             )
             ledger.hold_place(execution=execution, amount=execution.price)  # 402 undoes the whole run

@@ -9,17 +9,12 @@ from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.models import ApiKey
+from accounts.permissions import request_api_key
 from agenthub.api.ownership import OwnedQuerysetMixin
 from orchestration.hubchat import services
 from orchestration.models import Message, Task, TaskStatus, TaskStep
 
 MONEY = {"max_digits": 12, "decimal_places": 4}
-
-
-def _api_key(request):
-    """The API key a request was made with (its cap then applies to the runs), or None."""
-    return request.auth if isinstance(request.auth, ApiKey) else None
 
 
 class TaskSerializer(serializers.ModelSerializer):
@@ -109,7 +104,7 @@ class TaskViewSet(OwnedQuerysetMixin, mixins.CreateModelMixin, viewsets.ReadOnly
     def create(self, request, *args, **kwargs):
         data = TaskInput(data=request.data)
         data.is_valid(raise_exception=True)
-        task = services.task_create(user=request.user, api_key=_api_key(request), **data.validated_data)
+        task = services.task_create(user=request.user, api_key=request_api_key(request), **data.validated_data)
         task.refresh_from_db()  # without a worker, planning ran inline
         return Response(TaskSerializer(task).data, status=status.HTTP_201_CREATED)
 
@@ -174,6 +169,6 @@ class HubChatMessageView(APIView):
     def post(self, request):
         data = HubChatInput(data=request.data)
         data.is_valid(raise_exception=True)
-        message, task = services.hubchat_message_send(user=request.user, api_key=_api_key(request),
+        message, task = services.hubchat_message_send(user=request.user, api_key=request_api_key(request),
                                                       **data.validated_data)
         return Response({"success": True, "task_id": task.pk, "message_id": message.pk})

@@ -8,6 +8,7 @@ from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.permissions import request_api_key
 from agenthub.api.ownership import OwnedQuerysetMixin
 from billing import services as ledger
 from marketplace import hirings, selectors
@@ -26,7 +27,7 @@ from orchestration.api.serializers import (
     InvokeResult,
     RegisterInput,
 )
-from orchestration.models import Execution
+from orchestration.models import Execution, Task
 from orchestration.transports import CallError, a2a
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
@@ -72,16 +73,18 @@ def _agent(request, slug: str):
     return agent
 
 
-def _start(request, *, agent_slug: str, input, hiring_id=None, source: str, wait: float):
-    from accounts.models import ApiKey
+def _own_task(request, task_id):
+    if task_id is None:
+        return None
+    return get_object_or_404(Task.objects.filter(user=request.user), pk=task_id)
 
+
+def _start(request, *, agent_slug: str, input, hiring_id=None, task_id=None, source: str, wait: float):
     agent = _agent(request, agent_slug)
-    # An API key's request carries the key as `request.auth` (a JWT's carries its token, a session None):
-    # the run is the key's, so the key's daily cap applies to it.
-    api_key = request.auth if isinstance(request.auth, ApiKey) else None
     execution, created = services.execution_start(
         user=request.user, agent=agent, input=input, hiring=_own_hiring(request, hiring_id),
-        idempotency_key=_idempotency_key(request), source=source, api_key=api_key,
+        task=_own_task(request, task_id), idempotency_key=_idempotency_key(request), source=source,
+        api_key=request_api_key(request),  # a key's runs count against its daily cap
     )
     if wait:
         return services.execution_wait(execution=execution, timeout=wait)
@@ -126,7 +129,8 @@ class InvokeAgentView(APIView):
         data = InvokeInput(data=request.data)
         data.is_valid(raise_exception=True)
         execution = _start(request, agent_slug=data.validated_data["agent_id"], input=data.validated_data["payload"],
-                           source="invoke", wait=settings.EXECUTION_MAX_WAIT_SECONDS)
+                           task_id=data.validated_data.get("task_id"), source="invoke",
+                           wait=settings.EXECUTION_MAX_WAIT_SECONDS)
         if not execution.is_terminal:
             return Response(ExecutionSerializer(execution).data, status=status.HTTP_202_ACCEPTED)
         return Response({

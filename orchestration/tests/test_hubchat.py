@@ -383,3 +383,16 @@ def test_search_results_are_handed_to_the_summarizer(api, hub):
     assert (search["agentId"], summary["agentId"], summary["dependsOn"]) == ("search", "summarizer", [0])
     handed = TaskStep.objects.get(pk=summary["id"]).input["text"]
     assert handed.startswith("1. ") and handed == search["result"] and summary["result"]
+
+
+def test_invoke_agent_with_a_task_id_records_the_payment_under_the_task(api, hub, bob):
+    task = Task.objects.create(user=hub, user_query="by hand", max_budget=D("1"))
+    body = {"agentId": "translator", "taskId": str(task.pk),
+            "payload": {"text": "The red car is very fast.", "targetLanguage": "es"}}
+    response = api(hub).post("/api/invoke-agent", body, format="json")
+    assert response.status_code == 200 and response.json()["status"] == "completed", response.json()
+    payments = api(hub).get("/api/payments/bazaarbucks").json()
+    assert payments and {p["taskId"] for p in payments} == {str(task.pk)}
+    assert Execution.objects.get().task == task
+    theirs = api(bob).post("/api/invoke-agent", body, format="json")
+    assert theirs.status_code == 404 and Execution.objects.count() == 1
