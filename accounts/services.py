@@ -628,7 +628,7 @@ def provider_key_create(*, user: User, provider: str, label: str = "", api_key: 
     elif base_url:
         errors["base_url"] = ["Only an openai_compatible key has its own address."]
     if errors:
-        raise InvalidInput("Invalid input: " + ", ".join(errors) + ".", fields=errors)
+        raise _invalid(errors)
     with transaction.atomic():
         # The user's row is the lock that keeps two concurrent creations from passing the cap together.
         User.objects.select_for_update().filter(pk=user.pk).first()

@@ -83,12 +83,16 @@ def _post(*, kind: str, reference: str, entries: list[tuple[Account, str, Decima
 # --- Around a run ----------------------------------------------------------------------------------
 
 
+# What a wallet's spending on runs is made of (refunds count back against it).
+RUN_SPENDING = (EntryKind.AGENT_PAYMENT, EntryKind.PLATFORM_FEE, EntryKind.REFUND, EntryKind.CARD_SPEND)
+
+
 def spent_today(*, wallet: Account) -> Decimal:
     """What the wallet paid for runs since midnight (UTC), net of refunds, plus what it holds now."""
     midnight = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
     paid = LedgerEntry.objects.filter(
         account=wallet, created_at__gte=midnight,
-        kind__in=(EntryKind.AGENT_PAYMENT, EntryKind.PLATFORM_FEE, EntryKind.REFUND, EntryKind.CARD_SPEND),
+        kind__in=RUN_SPENDING,
     ).aggregate(total=Sum("amount"))["total"] or ZERO
     return -money(paid) + wallet.held  # (SQLite sums as floating point: back to the ledger's unit)
 
@@ -101,7 +105,7 @@ def spent_today_by_key(*, user_id, api_key_ids) -> dict:
     spent = dict.fromkeys(ids, ZERO)
     paid = LedgerEntry.objects.filter(
         account__user_id=user_id, account__kind=Account.Kind.WALLET, created_at__gte=midnight,
-        kind__in=(EntryKind.AGENT_PAYMENT, EntryKind.PLATFORM_FEE, EntryKind.REFUND, EntryKind.CARD_SPEND),
+        kind__in=RUN_SPENDING,
         transaction__execution__api_key_id__in=ids,
     ).values_list("transaction__execution__api_key_id").annotate(total=Sum("amount")).order_by()
     held = Hold.objects.filter(

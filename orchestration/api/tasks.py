@@ -93,7 +93,7 @@ class TaskViewSet(OwnedQuerysetMixin, mixins.CreateModelMixin, viewsets.ReadOnly
     """The user's tasks: create, list, read, change the budget or cancel (PATCH), cancel (DELETE),
     confirm a quote, and the steps."""
 
-    queryset = Task.objects.all()
+    queryset = services.tasks_with_steps(Task.objects.all())
     serializer_class = TaskSerializer
     filterset_class = TaskFilterSet
     permission_classes = [permissions.IsAuthenticated]
@@ -134,8 +134,7 @@ class TaskViewSet(OwnedQuerysetMixin, mixins.CreateModelMixin, viewsets.ReadOnly
     @action(detail=True, methods=["get"])
     def steps(self, request, pk=None):
         task = self.get_object()
-        steps = task.steps.select_related("agent").order_by("position")
-        return Response(TaskStepSerializer(steps, many=True).data)
+        return Response(TaskStepSerializer(task.steps.all(), many=True).data)
 
 
 class MessageFilterSet(django_filters.FilterSet):

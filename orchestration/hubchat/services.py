@@ -17,7 +17,7 @@ from decimal import Decimal
 import orjson
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Prefetch
 from django.utils import timezone
 
 from accounts.models import User
@@ -185,11 +185,18 @@ def _quote(task: Task) -> Task:
     return task
 
 
+def tasks_with_steps(queryset):
+    """`queryset` with each task's steps (in position order) and their agents read in one go."""
+    return queryset.prefetch_related(
+        Prefetch("steps", queryset=TaskStep.objects.select_related("agent").order_by("position"))
+    )
+
+
 def task_quote(task: Task) -> dict | None:
     """The quote as the API shows it: the steps, their agents and prices, the total."""
     if task.quote_total is None:
         return None
-    steps = task.steps.select_related("agent").order_by("position")
+    steps = task.steps.all()  # in position order; lists prefetch them with their agents
     return {
         "steps": [{"position": step.position, "skill": step.subtask_type,
                    "agent": step.agent.slug if step.agent else None,
@@ -226,7 +233,7 @@ def task_confirm(*, task: Task) -> Task:
 
 
 def task_budget_change(*, task: Task, max_budget) -> Task:
-    """Change the budget of a task that has not started; a quoted task is quoted again."""
+    """Change the budget of a task that has not started; a quoted task keeps its quote, which must fit."""
     budget = _budget(max_budget)
     with transaction.atomic():
         locked = Task.objects.select_for_update().get(pk=task.pk)

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Count, Prefetch, QuerySet
+from django.db.models import Count, QuerySet
 from django.http import QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -113,18 +113,12 @@ def present_answer(message: ChatMessage) -> ChatMessage:
     return message
 
 
-def tasks_with_steps(queryset: QuerySet[Task]) -> QuerySet[Task]:
-    return queryset.prefetch_related(
-        Prefetch("steps", queryset=TaskStep.objects.select_related("agent").order_by("position"))
-    )
-
-
 def _own_tasks(request) -> QuerySet[Task]:
     return Task.objects.filter(user=request.user)
 
 
 def _own_task(request, pk) -> Task:
-    return get_object_or_404(tasks_with_steps(_own_tasks(request)), pk=pk)
+    return get_object_or_404(services.tasks_with_steps(_own_tasks(request)), pk=pk)
 
 
 def _answer_of(task: Task) -> ChatMessage | None:
@@ -149,7 +143,7 @@ def conversation(user) -> list[dict]:
     task's card), or a message of its own (an answer whose request is older than what is shown)."""
     recent = list(ChatMessage.objects.filter(user=user).order_by("-created_at")[:CONVERSATION_LENGTH])[::-1]
     task_ids = {message.task_id for message in recent if message.task_id}
-    tasks = {task.pk: task for task in tasks_with_steps(Task.objects.filter(user=user, pk__in=task_ids))}
+    tasks = {task.pk: task for task in services.tasks_with_steps(Task.objects.filter(user=user, pk__in=task_ids))}
     answers = {message.task_id: message for message in ChatMessage.objects.filter(
         user=user, task_id__in=task_ids, role=ChatMessage.Role.ASSISTANT)}
     requested = {message.task_id for message in recent if message.role == ChatMessage.Role.USER and message.task_id}

@@ -396,3 +396,25 @@ def test_invoke_agent_with_a_task_id_records_the_payment_under_the_task(api, hub
     assert Execution.objects.get().task == task
     theirs = api(bob).post("/api/invoke-agent", body, format="json")
     assert theirs.status_code == 404 and Execution.objects.count() == 1
+
+
+def test_the_task_list_reads_a_fixed_number_of_queries_however_many_tasks(api, eve, alice):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    agent = Agent.objects.create(slug="list-agent", name="List Agent", created_by=alice, status="active")
+
+    def tasks(n):
+        for _ in range(n):
+            task = Task.objects.create(user=eve, user_query="q", max_budget=D("1"), quote_total=D("0.01"))
+            TaskStep.objects.create(task=task, position=0, subtask_type="summarization", agent=agent)
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert api(eve).get("/api/tasks").status_code == 200
+        return len(captured)
+
+    tasks(2)
+    few = queries()
+    tasks(8)
+    assert queries() == few
